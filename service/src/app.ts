@@ -1,0 +1,109 @@
+// The application: plugins and routes, never listening (server.ts listens; tests inject).
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import fastifyStatic from '@fastify/static';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import type { Config } from './config.ts';
+import { AppError } from './errors.ts';
+import authPlugin from './plugins/auth.ts';
+import errorsPlugin from './plugins/errors.ts';
+import servicesPlugin from './plugins/services.ts';
+import healthRoutes from './routes/health.ts';
+import meRoutes from './routes/me.ts';
+import sessionRoutes from './routes/sessions.ts';
+import tenantRoutes from './routes/tenants.ts';
+import tokenRoutes from './routes/tokens.ts';
+import usageRoutes from './routes/usage.ts';
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+  return {
+    level: config.logLevel,
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'headers.authorization',
+        '*.apiKey',
+        '*.password',
+        '*.token',
+        '*.key',
+        '*.content',
+      ],
+      censor: '[redacted]',
+    },
+  };
+}
+
+export interface BuildOptions {
+  logger?: FastifyServerOptions['logger'];
+  version?: string;
+}
+
+export async function buildApp(config: Config, options: BuildOptions = {}) {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config),
+    bodyLimit: BODY_LIMIT_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // nginx in front, on the stack's private network.
+    trustProxy: ['loopback', 'linklocal', 'uniquelocal'],
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  await app.register(errorsPlugin, { spaIndex: config.webRoot !== undefined });
+
+  if (config.allowedHosts.length > 0) {
+    const allowed = new Set(config.allowedHosts);
+    app.addHook('onRequest', async (request) => {
+      if (request.url === '/health' || request.url.startsWith('/health/') || request.url.startsWith('/health?')) return;
+      const host = (request.headers.host ?? '').toLowerCase();
+      const hostname = host.replace(/:\d+$/, '');
+      if (!allowed.has(host) && !allowed.has(hostname)) {
+        throw new AppError('invalid_request', `Host "${host}" is not served here`);
+      }
+    });
+  }
+
+  if (config.corsOrigins.length > 0) {
+    await app.register(cors, {
+      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+      methods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'idempotency-key', 'x-request-id'],
+      exposedHeaders: [
+        'retry-after',
+        'x-request-id',
+        'x-ratelimit-limit-requests',
+        'x-ratelimit-remaining-requests',
+        'x-ratelimit-limit-tokens',
+        'x-ratelimit-remaining-tokens',
+      ],
+      maxAge: 600,
+    });
+  }
+
+  await app.register(servicesPlugin, { config });
+  await app.register(healthRoutes, { version: options.version ?? process.env.APP_VERSION ?? 'dev' });
+  await app.register(
+    async (v1) => {
+      await v1.register(authPlugin);
+      await v1.register(meRoutes);
+      await v1.register(tenantRoutes);
+      await v1.register(tokenRoutes);
+      await v1.register(sessionRoutes);
+      await v1.register(usageRoutes);
+    },
+    { prefix: '/v1' },
+  );
+
+  if (config.webRoot !== undefined) {
+    await app.register(fastifyStatic, { root: config.webRoot, wildcard: false, index: ['index.html'] });
+  }
+
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,109 @@
+// The database client: postgres.js under drizzle-orm. Every unit of work runs in a
+// transaction as the non-owner application role, scoped to one tenant (or, for the few
+// platform operations, to the platform), so row-level security holds even for a query
+// that forgets its tenant filter.
+import { sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import * as schema from './schema.ts';
+
+export const APP_ROLE = 'chatbot_app';
+
+export type Db = ReturnType<typeof drizzle<typeof schema>>;
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+export interface DatabaseOptions {
+  url: string;
+  maxConnections: number;
+  /** Connections above `idleAbove` close after this many idle seconds. */
+  idleTimeoutSeconds?: number;
+  connectTimeoutSeconds?: number;
+}
+
+export function createDatabase(options: DatabaseOptions) {
+  const client = postgres(options.url, {
+    max: options.maxConnections,
+    idle_timeout: options.idleTimeoutSeconds ?? 60,
+    connect_timeout: options.connectTimeoutSeconds ?? 5,
+    max_lifetime: 60 * 30,
+    onnotice: () => {},
+    connection: { application_name: 'chatbot-service' },
+  });
+  const db = drizzle(client, { schema });
+
+  /** Runs `work` in a transaction as the application role, inside one tenant. */
+  function withTenant<T>(tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+    return db.transaction(async (tx) => {
+      await tx.execute(
+        sql`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${tenantId}, true)`,
+      );
+      return work(tx);
+    });
+  }
+
+  /** Runs `work` as the application role across tenants: only the tenants table opens up. */
+  function withPlatform<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('role', ${APP_ROLE}, true), set_config('app.scope', 'platform', true)`);
+      return work(tx);
+    });
+  }
+
+  /** Runs `work` as the application role with no tenant: only SECURITY DEFINER lookups see rows. */
+  function withoutTenant<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return db.transaction(async (tx) => {
+      await tx.execute(sql`select set_config('role', ${APP_ROLE}, true)`);
+      return work(tx);
+    });
+  }
+
+  async function ping(): Promise<void> {
+    await client`select 1`;
+  }
+
+  async function close(timeoutSeconds = 5): Promise<void> {
+    await client.end({ timeout: timeoutSeconds });
+  }
+
+  return { client, db, withTenant, withPlatform, withoutTenant, ping, close };
+}
+
+export type Database = ReturnType<typeof createDatabase>;
+
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '53300', // too_many_connections
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+]);
+
+/** True when an error (or one of its causes) says the database cannot be reached. */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_ERROR_CODES.has(code) || code.startsWith('08'))) return true;
+    if (e instanceof AggregateError && e.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+  }
+  return false;
+}
+
+/** The Postgres error code of an error or its causes (e.g. 23505 for a unique violation). */
+export function pgErrorCode(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e instanceof Error && depth < 6; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}

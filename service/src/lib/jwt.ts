@@ -1,0 +1,95 @@
+// JWTs: verification with JWT_PUBLIC_KEY (asymmetric algorithms only) and issuing with
+// JWT_PRIVATE_KEY, both through jose.
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { jwtAlgorithmFor } from '../config.ts';
+
+export const ROLES = ['user', 'tenant_admin', 'platform_admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface TokenClaims {
+  sub: string;
+  role: Role;
+  tenantId: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (value: string): boolean => UUID.test(value);
+
+export class TokenError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TokenError';
+  }
+}
+
+export interface JwtSettings {
+  issuer: string | undefined;
+  audience: string | undefined;
+}
+
+export function createTokenVerifier(publicKeyPem: string, settings: JwtSettings) {
+  const key: KeyObject = createPublicKey(publicKeyPem);
+  const algorithm = jwtAlgorithmFor(key);
+  if (algorithm === undefined) throw new Error('JWT_PUBLIC_KEY must be an RSA, EC P-256 or Ed25519 key');
+
+  return async function verify(token: string): Promise<TokenClaims> {
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        algorithms: [algorithm],
+        requiredClaims: ['exp', 'sub'],
+        ...(settings.issuer === undefined ? {} : { issuer: settings.issuer }),
+        ...(settings.audience === undefined ? {} : { audience: settings.audience }),
+      }));
+    } catch (error) {
+      const reason =
+        error instanceof errors.JWTExpired
+          ? 'token has expired'
+          : error instanceof errors.JWTClaimValidationFailed
+            ? `token claim "${error.claim}" is not valid`
+            : error instanceof errors.JOSEAlgNotAllowed
+              ? 'token algorithm is not accepted'
+              : 'token signature or format is not valid';
+      throw new TokenError(reason, { cause: error });
+    }
+    return claimsOf(payload);
+  };
+}
+
+function claimsOf(payload: Record<string, unknown>): TokenClaims {
+  const { sub, role = 'user', tenant_id: tenantId } = payload;
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) {
+    throw new TokenError('token "sub" must be 1 to 200 characters');
+  }
+  if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+    throw new TokenError('token "role" is not one of user, tenant_admin, platform_admin');
+  }
+  if (role === 'platform_admin') return { sub, role, tenantId: null };
+  if (typeof tenantId !== 'string' || !isUuid(tenantId)) {
+    throw new TokenError('token "tenant_id" must be a UUID');
+  }
+  return { sub, role: role as Role, tenantId: tenantId.toLowerCase() };
+}
+
+export function createTokenSigner(privateKeyPem: string, settings: JwtSettings) {
+  const key = createPrivateKey(privateKeyPem);
+  const algorithm = jwtAlgorithmFor(key);
+  if (algorithm === undefined) throw new Error('JWT_PRIVATE_KEY must be an RSA, EC P-256 or Ed25519 key');
+
+  return async function sign(
+    claims: TokenClaims,
+    ttlSeconds: number,
+  ): Promise<{ token: string; expiresAt: Date }> {
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + ttlSeconds;
+    let jwt = new SignJWT({ role: claims.role, ...(claims.tenantId ? { tenant_id: claims.tenantId } : {}) })
+      .setProtectedHeader({ alg: algorithm, typ: 'JWT' })
+      .setSubject(claims.sub)
+      .setIssuedAt(now)
+      .setExpirationTime(exp);
+    if (settings.issuer !== undefined) jwt = jwt.setIssuer(settings.issuer);
+    if (settings.audience !== undefined) jwt = jwt.setAudience(settings.audience);
+    return { token: await jwt.sign(key), expiresAt: new Date(exp * 1000) };
+  };
+}

@@ -1,0 +1,87 @@
+// Authentication for /v1: a JWT (asymmetric only), a tenant API key, or DISABLE_AUTH's
+// development identity. Sets request.principal and adds tenantId/userId to the log.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { AppError } from '../errors.ts';
+import type { Principal } from '../lib/access.ts';
+import { TokenError } from '../lib/jwt.ts';
+import { API_KEY_PREFIX } from '../repositories/api-keys.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal;
+  }
+}
+
+const DEV_TENANT_SLUG = 'default';
+
+async function authPlugin(app: FastifyInstance) {
+  const { services } = app;
+  let devTenant: Promise<string> | undefined;
+
+  /** The `default` tenant DISABLE_AUTH acts in, created when missing. */
+  function ensureDevTenant(): Promise<string> {
+    devTenant ??= (async () => {
+      const existing = await services.tenants.getBySlug(DEV_TENANT_SLUG);
+      if (existing !== undefined) return existing.id;
+      try {
+        return (await services.tenants.create({ name: 'Default', slug: DEV_TENANT_SLUG, settings: {} })).id;
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'conflict') {
+          return (await services.tenants.getBySlug(DEV_TENANT_SLUG))!.id;
+        }
+        throw error;
+      }
+    })().catch((error: unknown) => {
+      devTenant = undefined;
+      throw error;
+    });
+    return devTenant;
+  }
+
+  if (services.config.disableAuth) {
+    app.addHook('onReady', async () => {
+      await ensureDevTenant().catch((error: unknown) =>
+        app.log.warn({ err: error }, 'could not create the default tenant yet; retrying on the first request'),
+      );
+    });
+  }
+
+  async function authenticate(request: FastifyRequest): Promise<Principal> {
+    if (services.config.disableAuth) {
+      return { sub: 'dev', role: 'tenant_admin', tenantId: await ensureDevTenant(), via: 'dev' };
+    }
+    const header = request.headers.authorization;
+    const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (match === null) throw new AppError('unauthorized', 'an Authorization: Bearer credential is required');
+    const credential = match[1]!;
+
+    if (credential.startsWith(API_KEY_PREFIX)) {
+      const found = await services.apiKeys.authenticate(credential);
+      if (found === undefined) throw new AppError('unauthorized', 'the API key is not valid');
+      return { sub: `key:${found.keyId}`, role: 'tenant_admin', tenantId: found.tenantId, via: 'api_key' };
+    }
+    if (services.verifyToken === undefined) {
+      throw new AppError('unauthorized', 'JWT authentication is not configured on this server');
+    }
+    try {
+      return { ...(await services.verifyToken(credential)), via: 'jwt' };
+    } catch (error) {
+      if (error instanceof TokenError) throw new AppError('unauthorized', error.message);
+      throw error;
+    }
+  }
+
+  app.decorateRequest('principal', null as unknown as Principal);
+  app.addHook('onRequest', async (request, reply) => {
+    request.principal = await authenticate(request);
+    const log = request.log.child({
+      tenantId: request.principal.tenantId ?? undefined,
+      userId: request.principal.sub,
+    });
+    request.log = log;
+    reply.log = log;
+  });
+}
+
+export default fp(authPlugin, { name: 'auth', dependencies: ['services'] });

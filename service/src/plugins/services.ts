@@ -1,0 +1,104 @@
+// The service's external connections (Postgres, Redis, the model provider) and the
+// repositories over them. Each connection is opened here and closed in onClose.
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Redis } from 'ioredis';
+import { createLlm, type Llm } from '../chat/llm.ts';
+import type { Config } from '../config.ts';
+import { createDatabase, type Database } from '../db/client.ts';
+import { AppError } from '../errors.ts';
+import { Fernet } from '../lib/fernet.ts';
+import { createTokenSigner, createTokenVerifier } from '../lib/jwt.ts';
+import type { SettingsDefaults } from '../lib/settings.ts';
+import { createApiKeysRepository, type ApiKeysRepository } from '../repositories/api-keys.ts';
+import { createSessionsRepository, type SessionsRepository } from '../repositories/sessions.ts';
+import { createTenantsRepository, type TenantsRepository } from '../repositories/tenants.ts';
+import { createUsageRepository } from '../repositories/usage.ts';
+
+export interface Services {
+  config: Config;
+  database: Database;
+  redis: Redis;
+  llm: Llm;
+  settingsDefaults: SettingsDefaults;
+  fernet: Fernet | undefined;
+  verifyToken: ReturnType<typeof createTokenVerifier> | undefined;
+  signToken: ReturnType<typeof createTokenSigner> | undefined;
+  tenants: TenantsRepository;
+  apiKeys: ApiKeysRepository;
+  sessions: SessionsRepository;
+  usage: ReturnType<typeof createUsageRepository>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+export function createRedis(url: string): Redis {
+  return new Redis(url, {
+    // Fail fast while Redis is away (the limiter answers 503) instead of queueing commands.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 2000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    lazyConnect: true,
+  });
+}
+
+async function servicesPlugin(app: FastifyInstance, options: { config: Config }) {
+  const { config } = options;
+  const database = createDatabase({
+    url: config.databaseUrl,
+    maxConnections: config.dbPoolSize + config.dbMaxOverflow,
+  });
+  const redis = createRedis(config.redisUrl);
+  redis.on('error', (error) => app.log.warn({ err: error }, 'redis connection error'));
+  try {
+    await redis.connect();
+  } catch (error) {
+    app.log.warn({ err: error }, 'redis is unreachable at start; retrying in the background');
+  }
+  const jwt = { issuer: config.jwtIssuer, audience: config.jwtAudience };
+  const services: Services = {
+    config,
+    database,
+    redis,
+    llm: createLlm({ baseUrl: config.openrouterBaseUrl, timeoutMs: config.llmTimeoutMs }),
+    settingsDefaults: {
+      defaultModel: config.defaultModel,
+      defaultRateLimitRpm: config.defaultRateLimitRpm,
+      defaultRateLimitTpm: config.defaultRateLimitTpm,
+    },
+    fernet: config.fernetKey === undefined ? undefined : new Fernet(config.fernetKey),
+    verifyToken: config.jwtPublicKey === undefined ? undefined : createTokenVerifier(config.jwtPublicKey, jwt),
+    signToken: config.jwtPrivateKey === undefined ? undefined : createTokenSigner(config.jwtPrivateKey, jwt),
+    tenants: createTenantsRepository({ database, redis, cacheTtlSeconds: config.cacheTtlSeconds, log: app.log }),
+    apiKeys: createApiKeysRepository({ database }),
+    sessions: createSessionsRepository({ database }),
+    usage: createUsageRepository({ database }),
+  };
+  app.decorate('services', services);
+
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([database.close(), redis.quit().catch(() => redis.disconnect())]);
+  });
+}
+
+/** The platform key, or the tenant's own provider key when it set one. */
+export function providerKeyFor(services: Services, providerKeyEncrypted: string | null): string {
+  if (providerKeyEncrypted !== null) {
+    if (services.fernet === undefined) {
+      throw new AppError('not_configured', 'FERNET_KEY is not configured: the tenant provider key cannot be read');
+    }
+    return services.fernet.decrypt(providerKeyEncrypted);
+  }
+  if (services.config.openrouterApiKey === undefined) {
+    throw new AppError('not_configured', 'no provider key is configured (OPENROUTER_API_KEY or the tenant key)');
+  }
+  return services.config.openrouterApiKey;
+}
+
+export default fp(servicesPlugin, { name: 'services' });

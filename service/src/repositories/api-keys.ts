@@ -1,0 +1,73 @@
+// Tenant API keys: `cbk_<random>`, shown once, stored as a SHA-256 hash, revoked by deletion.
+import { createHash, randomBytes } from 'node:crypto';
+import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
+import type { Database } from '../db/client.ts';
+import { apiKeys, type ApiKeyRow } from '../db/schema.ts';
+
+export const API_KEY_PREFIX = 'cbk_';
+
+export const hashApiKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+
+export function createApiKeysRepository(deps: { database: Database }) {
+  const { database } = deps;
+
+  async function create(input: { tenantId: string; name: string | null }): Promise<{ row: ApiKeyRow; key: string }> {
+    const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
+    const row = await database.withTenant(input.tenantId, async (tx) => {
+      const [inserted] = await tx
+        .insert(apiKeys)
+        .values({ tenantId: input.tenantId, name: input.name, prefix: key.slice(0, 12), keyHash: hashApiKey(key) })
+        .returning();
+      return inserted!;
+    });
+    return { row, key };
+  }
+
+  async function list(input: { tenantId: string; limit: number; after?: readonly [string, string] }): Promise<ApiKeyRow[]> {
+    const { tenantId, after } = input;
+    return database.withTenant(tenantId, (tx) =>
+      tx
+        .select()
+        .from(apiKeys)
+        .where(
+          and(
+            eq(apiKeys.tenantId, tenantId),
+            after === undefined
+              ? undefined
+              : or(
+                  lt(apiKeys.createdAt, new Date(after[0])),
+                  and(eq(apiKeys.createdAt, new Date(after[0])), lt(apiKeys.id, after[1])),
+                ),
+          ),
+        )
+        .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))
+        .limit(input.limit + 1),
+    );
+  }
+
+  async function remove(input: { tenantId: string; id: string }): Promise<boolean> {
+    const deleted = await database.withTenant(input.tenantId, (tx) =>
+      tx
+        .delete(apiKeys)
+        .where(and(eq(apiKeys.tenantId, input.tenantId), eq(apiKeys.id, input.id)))
+        .returning({ id: apiKeys.id }),
+    );
+    return deleted.length > 0;
+  }
+
+  /** Finds the key's tenant; the lookup runs as the owner through a narrow SQL function. */
+  async function authenticate(key: string): Promise<{ keyId: string; tenantId: string } | undefined> {
+    const hash = hashApiKey(key);
+    const rows = await database.withoutTenant((tx) =>
+      tx.execute<{ key_id: string; tenant_id: string }>(
+        sql`select key_id, tenant_id from chatbot_authenticate_api_key(${hash})`,
+      ),
+    );
+    const row = rows[0];
+    return row === undefined ? undefined : { keyId: row.key_id, tenantId: row.tenant_id };
+  }
+
+  return { create, list, remove, authenticate };
+}
+
+export type ApiKeysRepository = ReturnType<typeof createApiKeysRepository>;

@@ -1,0 +1,93 @@
+// Docker from tests: containers started with the official image names, ports published on
+// 127.0.0.1 with a port Docker picks, removed afterwards.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+
+const exec = promisify(execFile);
+
+export const POSTGRES_IMAGE = process.env.TEST_POSTGRES_IMAGE ?? 'pgvector/pgvector:pg17';
+export const REDIS_IMAGE = process.env.TEST_REDIS_IMAGE ?? 'redis:7.4-bookworm';
+
+export async function docker(args: string[], options: { timeoutMs?: number } = {}): Promise<string> {
+  const { stdout } = await exec('docker', args, {
+    timeout: options.timeoutMs ?? 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return stdout.trim();
+}
+
+export const uniqueName = (prefix: string): string => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export async function publishedPort(container: string, port: number): Promise<number> {
+  const out = await docker(['port', container, `${port}/tcp`]);
+  const match = /127\.0\.0\.1:(\d+)/.exec(out);
+  if (match === null) throw new Error(`container ${container} does not publish ${port} on 127.0.0.1: ${out}`);
+  return Number(match[1]);
+}
+
+export async function removeContainer(name: string): Promise<void> {
+  await docker(['rm', '-f', '-v', name]).catch(() => undefined);
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not become ready in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export interface StartedContainer {
+  name: string;
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function startPostgres(): Promise<StartedContainer> {
+  const name = uniqueName('chatbot-test-pg');
+  const password = randomBytes(12).toString('hex');
+  await docker([
+    'run', '-d', '--name', name, '-p', '127.0.0.1::5432',
+    '-e', `POSTGRES_PASSWORD=${password}`, '-e', 'POSTGRES_DB=chatbot',
+    POSTGRES_IMAGE, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
+  ]);
+  try {
+    // pg_isready over TCP inside the container: the entrypoint's temporary server during
+    // initialisation listens on the socket only, so TCP readiness means the real server.
+    await waitFor('postgres', async () => {
+      await docker(['exec', name, 'pg_isready', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'chatbot']);
+      return true;
+    });
+    const port = await publishedPort(name, 5432);
+    return {
+      name,
+      url: `postgres://postgres:${password}@127.0.0.1:${port}/chatbot`,
+      stop: () => removeContainer(name),
+    };
+  } catch (error) {
+    await removeContainer(name);
+    throw error;
+  }
+}
+
+export async function startRedis(): Promise<StartedContainer> {
+  const name = uniqueName('chatbot-test-redis');
+  const password = randomBytes(12).toString('hex');
+  await docker([
+    'run', '-d', '--name', name, '-p', '127.0.0.1::6379', REDIS_IMAGE,
+    'redis-server', '--requirepass', password, '--save', '', '--appendonly', 'no',
+  ]);
+  try {
+    await waitFor('redis', async () => {
+      const out = await docker(['exec', '-e', `REDISCLI_AUTH=${password}`, name, 'redis-cli', 'ping']);
+      return out === 'PONG';
+    });
+    const port = await publishedPort(name, 6379);
+    return { name, url: `redis://:${password}@127.0.0.1:${port}`, stop: () => removeContainer(name) };
+  } catch (error) {
+    await removeContainer(name);
+    throw error;
+  }
+}

@@ -1,0 +1,164 @@
+// The service under test: a fresh database per test file (migrated), the shared Redis, an
+// LLM stub on loopback, JWT keys made on the fly, and the app listening on 127.0.0.1.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { inject } from 'vitest';
+import { buildApp, type App } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createTokenSigner, type Role } from '../../src/lib/jwt.ts';
+import { runMigrations } from '../../src/migrate.ts';
+import { startLlmStub, type LlmStub } from './llm-stub.ts';
+
+export function generateRsaKeys() {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
+}
+
+/** A database of its own for one test file, migrated; dropped by `drop`. */
+export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const adminUrl = inject('databaseUrl');
+  const name = `test_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  await runMigrations(url.toString());
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+      try {
+        await sql.unsafe(`drop database if exists ${name} with (force)`);
+      } finally {
+        await sql.end();
+      }
+    },
+  };
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export interface TestService {
+  app: App;
+  url: string;
+  stub: LlmStub;
+  databaseUrl: string;
+  env: Record<string, string>;
+  keys: { publicKey: string; privateKey: string };
+  token(claims: { sub: string; role?: Role; tenantId?: string | null }, ttlSeconds?: number): Promise<string>;
+  request<T = any>(
+    method: string,
+    path: string,
+    options?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> },
+  ): Promise<ApiResponse<T>>;
+  /** A tenant created by a platform admin, with tokens for a user and a tenant admin. */
+  createTenant(input?: { name?: string; settings?: unknown }): Promise<{
+    id: string;
+    slug: string;
+    userToken: string;
+    adminToken: string;
+    tokenFor(sub: string, role?: Role): Promise<string>;
+  }>;
+  platformToken: string;
+  close(): Promise<void>;
+}
+
+let keysOnce: { publicKey: string; privateKey: string } | undefined;
+
+export async function startTestService(
+  options: { env?: Record<string, string>; database?: { url: string }; stub?: LlmStub } = {},
+): Promise<TestService> {
+  const keys = (keysOnce ??= generateRsaKeys());
+  const ownDatabase = options.database === undefined ? await createTestDatabase() : undefined;
+  const databaseUrl = options.database?.url ?? ownDatabase!.url;
+  const stub = options.stub ?? (await startLlmStub());
+  const env: Record<string, string> = {
+    ENVIRONMENT: 'development',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: inject('redisUrl'),
+    JWT_PUBLIC_KEY: keys.publicKey,
+    JWT_PRIVATE_KEY: keys.privateKey,
+    FERNET_KEY: randomBytes(32).toString('base64url') + '=',
+    OPENROUTER_API_KEY: 'sk-platform-test',
+    OPENROUTER_BASE_URL: stub.url,
+    DEFAULT_MODEL: 'test/model',
+    LLM_TIMEOUT_MS: '5000',
+    ...options.env,
+  };
+  const config = loadConfig(env);
+  const app = await buildApp(config);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+  const sign = createTokenSigner(keys.privateKey, { issuer: config.jwtIssuer, audience: config.jwtAudience });
+
+  const token: TestService['token'] = async (claims, ttlSeconds = 3600) =>
+    (await sign({ sub: claims.sub, role: claims.role ?? 'user', tenantId: claims.tenantId ?? null }, ttlSeconds))
+      .token;
+
+  const request: TestService['request'] = async (method, path, opts = {}) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
+    let body: string | undefined;
+    if (opts.rawBody !== undefined) body = opts.rawBody;
+    else if (opts.body !== undefined) {
+      body = JSON.stringify(opts.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await fetch(url + path, { method, headers, ...(body === undefined ? {} : { body }) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    if ((res.headers.get('content-type') ?? '').includes('application/json') && text !== '') parsed = JSON.parse(text);
+    return { status: res.status, headers: res.headers, body: parsed as any };
+  };
+
+  const platformToken = await token({ sub: 'ops', role: 'platform_admin' });
+
+  const createTenant: TestService['createTenant'] = async (input = {}) => {
+    const name = input.name ?? `Tenant ${randomBytes(4).toString('hex')}`;
+    const res = await request('POST', '/v1/tenants', {
+      token: platformToken,
+      body: { name, ...(input.settings === undefined ? {} : { settings: input.settings }) },
+    });
+    if (res.status !== 201) throw new Error(`creating a tenant answered ${res.status}: ${JSON.stringify(res.body)}`);
+    const id = res.body.id as string;
+    const tokenFor = (sub: string, role: Role = 'user') => token({ sub, role, tenantId: id });
+    return {
+      id,
+      slug: res.body.slug,
+      userToken: await tokenFor('alice'),
+      adminToken: await tokenFor('admin', 'tenant_admin'),
+      tokenFor,
+    };
+  };
+
+  return {
+    app,
+    url,
+    stub,
+    databaseUrl,
+    env,
+    keys,
+    token,
+    request,
+    createTenant,
+    platformToken,
+    close: async () => {
+      await app.close();
+      if (options.stub === undefined) await stub.close();
+      await ownDatabase?.drop();
+    },
+  };
+}

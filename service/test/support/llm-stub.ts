@@ -1,0 +1,188 @@
+// A stand-in for OpenRouter: speaks the OpenAI chat completions protocol (JSON and
+// server-sent-event streaming, usage included) on loopback. Tests script its behaviour per
+// request; run directly (`node llm-stub.ts`) it serves in a container, where a few model
+// names choose the behaviour: `stub/error` answers 500, `stub/hang` never answers,
+// `stub/slow` streams with STUB_SLOW_DELAY_MS (default 300) between pieces.
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export type StubBehavior =
+  | { kind: 'reply'; content?: string; chunks?: string[]; delayMs?: number; firstByteDelayMs?: number; usage?: boolean }
+  | { kind: 'error'; status: number; message?: string }
+  | { kind: 'hang' }
+  /** Streams `chunks` then drops the connection without finishing. */
+  | { kind: 'drop'; chunks: string[]; delayMs?: number };
+
+export interface StubRequest {
+  body: {
+    model: string;
+    messages: { role: string; content: string }[];
+    stream?: boolean;
+    max_tokens?: number;
+    stream_options?: { include_usage?: boolean };
+    [key: string]: unknown;
+  };
+  authorization: string | undefined;
+  receivedAt: number;
+}
+
+export interface LlmStub {
+  /** Base URL ending in /v1, for OPENROUTER_BASE_URL. */
+  url: string;
+  requests: StubRequest[];
+  enqueue(...behaviors: StubBehavior[]): void;
+  setDefault(behavior: StubBehavior): void;
+  /** Requests whose response has not ended (streams in flight, hanging calls). */
+  openResponses(): number;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The stub's default answer: "Echo: " and the last user message, one piece per word. */
+export function echoOf(messages: StubRequest['body']['messages']): string {
+  const last = [...messages].reverse().find((m) => m.role === 'user');
+  return `Echo: ${last?.content ?? ''}`;
+}
+
+export function splitWords(text: string): string[] {
+  return text.match(/\s*\S+/g) ?? [text];
+}
+
+export async function startLlmStub(options: { port?: number; host?: string; slowDelayMs?: number } = {}): Promise<LlmStub> {
+  const queue: StubBehavior[] = [];
+  let fallback: StubBehavior = { kind: 'reply' };
+  const requests: StubRequest[] = [];
+  const open = new Set<ServerResponse>();
+
+  function behaviorFor(body: StubRequest['body']): StubBehavior {
+    const queued = queue.shift();
+    if (queued !== undefined) return queued;
+    if (body.model === 'stub/error') return { kind: 'error', status: 500 };
+    if (body.model === 'stub/hang') return { kind: 'hang' };
+    if (body.model === 'stub/slow') return { kind: 'reply', delayMs: options.slowDelayMs ?? 300 };
+    return fallback;
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://stub');
+    if (req.method === 'GET' && url.pathname === '/health') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"message":"not found"}}');
+      return;
+    }
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const body = JSON.parse(raw) as StubRequest['body'];
+    requests.push({ body, authorization: req.headers.authorization, receivedAt: Date.now() });
+    const behavior = behaviorFor(body);
+
+    if (behavior.kind === 'hang') return; // keeps the response open until the client gives up
+    if (behavior.kind === 'error') {
+      res
+        .writeHead(behavior.status, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: { message: behavior.message ?? 'stub failure', type: 'server_error' } }));
+      return;
+    }
+
+    const content = behavior.kind === 'reply' ? (behavior.content ?? echoOf(body.messages)) : '';
+    const chunks = behavior.chunks ?? splitWords(content);
+    const full = chunks.join('');
+    const promptChars = body.messages.reduce((n, m) => n + String(m.content).length, 0);
+    const usage = {
+      prompt_tokens: Math.ceil(promptChars / 4),
+      completion_tokens: chunks.length,
+      total_tokens: Math.ceil(promptChars / 4) + chunks.length,
+    };
+    const id = `chatcmpl-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const delayMs = behavior.delayMs ?? 0;
+    if (behavior.kind === 'reply' && behavior.firstByteDelayMs) await sleep(behavior.firstByteDelayMs);
+
+    if (body.stream !== true) {
+      await sleep(delayMs);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          id,
+          object: 'chat.completion',
+          created,
+          model: body.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: full }, finish_reason: 'stop' }],
+          ...(behavior.kind === 'reply' && behavior.usage === false ? {} : { usage }),
+        }),
+      );
+      return;
+    }
+
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const send = (payload: unknown) => res.write(`data: ${JSON.stringify(payload)}\n\n`);
+    const chunk = (delta: Record<string, unknown>, finishReason: string | null) =>
+      send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason }] });
+    chunk({ role: 'assistant', content: '' }, null);
+    for (const piece of chunks) {
+      if (delayMs > 0) await sleep(delayMs);
+      if (res.destroyed) return;
+      chunk({ content: piece }, null);
+    }
+    if (behavior.kind === 'drop') {
+      res.destroy();
+      return;
+    }
+    chunk({}, 'stop');
+    if (body.stream_options?.include_usage === true && behavior.usage !== false) {
+      send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [], usage });
+    }
+    res.end('data: [DONE]\n\n');
+  }
+
+  const server = createServer((req, res) => {
+    open.add(res);
+    res.on('close', () => open.delete(res));
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500).end(String(error));
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
+
+  return {
+    url: `http://${host}:${port}/v1`,
+    requests,
+    enqueue: (...behaviors) => queue.push(...behaviors),
+    setDefault: (behavior) => {
+      fallback = behavior;
+    },
+    openResponses: () => open.size,
+    reset: () => {
+      queue.length = 0;
+      requests.length = 0;
+      fallback = { kind: 'reply' };
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+if (import.meta.main) {
+  const stub = await startLlmStub({
+    host: process.env.STUB_HOST ?? '0.0.0.0',
+    port: Number(process.env.STUB_PORT ?? 8080),
+    slowDelayMs: Number(process.env.STUB_SLOW_DELAY_MS ?? 300),
+  });
+  const delay = Number(process.env.STUB_DELAY_MS ?? 0);
+  if (delay > 0) stub.setDefault({ kind: 'reply', delayMs: delay });
+  process.stdout.write(`llm stub listening on ${stub.url}\n`);
+  const stop = () => void stub.close().then(() => process.exit(0));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
