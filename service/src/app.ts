@@ -56,10 +56,23 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
 
   await app.register(errorsPlugin, { spaIndex: config.webRoot !== undefined });
 
+  // A POST without any body (no content type, nothing sent) is an empty object: `{title?}`
+  // and `{name?}` bodies may be left out entirely.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && request.method !== 'GET' && request.method !== 'DELETE') {
+      request.body = {};
+    }
+  });
+
   if (config.allowedHosts.length > 0) {
     const allowed = new Set(config.allowedHosts);
     app.addHook('onRequest', async (request) => {
-      if (request.url === '/health' || request.url.startsWith('/health/') || request.url.startsWith('/health?')) return;
+      if (
+        request.url === '/health' ||
+        request.url.startsWith('/health/') ||
+        request.url.startsWith('/health?')
+      )
+        return;
       const host = (request.headers.host ?? '').toLowerCase();
       const hostname = host.replace(/:\d+$/, '');
       if (!allowed.has(host) && !allowed.has(hostname)) {

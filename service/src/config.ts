@@ -60,7 +60,12 @@ export function jwtAlgorithmFor(key: KeyObject): 'RS256' | 'ES256' | 'EdDSA' | u
   return undefined;
 }
 
-function checkKey(name: string, pem: string | undefined, kind: 'public' | 'private', problems: string[]): void {
+function checkKey(
+  name: string,
+  pem: string | undefined,
+  kind: 'public' | 'private',
+  problems: string[],
+): void {
   if (pem === undefined) return;
   let key: KeyObject;
   try {
@@ -156,8 +161,7 @@ export function loadConfig(env: Env = process.env): Config {
 
   const fernetKey = str('FERNET_KEY');
   if (fernetKey !== undefined) {
-    const ok =
-      /^[A-Za-z0-9_-]{43}=?$/.test(fernetKey) && Buffer.from(fernetKey, 'base64url').length === 32;
+    const ok = /^[A-Za-z0-9_-]{43}=?$/.test(fernetKey) && Buffer.from(fernetKey, 'base64url').length === 32;
     if (!ok) problems.push('FERNET_KEY must be url-safe base64 of 32 bytes');
   }
 

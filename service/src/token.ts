@@ -4,7 +4,8 @@ import { parseArgs } from 'node:util';
 import { unescapeNewlines } from './config.ts';
 import { createTokenSigner, isUuid, ROLES, type Role } from './lib/jwt.ts';
 
-const USAGE = 'usage: token --sub <user> [--tenant <tenant id>] [--role user|tenant_admin|platform_admin] [--ttl <seconds>]';
+const USAGE =
+  'usage: token --sub <user> [--tenant <tenant id>] [--role user|tenant_admin|platform_admin] [--ttl <seconds>]';
 
 export async function tokenCommand(
   args: string[],
@@ -32,7 +33,8 @@ export async function tokenCommand(
     return fail((error as Error).message);
   }
   const { sub, tenant, role, ttl } = values;
-  if (sub === undefined || sub.length === 0 || sub.length > 200) return fail('--sub is required (1 to 200 characters)');
+  if (sub === undefined || sub.length === 0 || sub.length > 200)
+    return fail('--sub is required (1 to 200 characters)');
   if (!(ROLES as readonly string[]).includes(role)) return fail(`--role must be one of ${ROLES.join(', ')}`);
   if (role !== 'platform_admin' && (tenant === undefined || !isUuid(tenant))) {
     return fail('--tenant <tenant id (UUID)> is required unless --role platform_admin');

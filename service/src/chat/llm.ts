@@ -75,7 +75,10 @@ export function createLlm(options: LlmOptions) {
           usage:
             response.usage === undefined || response.usage === null
               ? undefined
-              : { promptTokens: response.usage.prompt_tokens, completionTokens: response.usage.completion_tokens },
+              : {
+                  promptTokens: response.usage.prompt_tokens,
+                  completionTokens: response.usage.completion_tokens,
+                },
           finishReason: choice?.finish_reason ?? null,
         };
       } catch (error) {
@@ -97,7 +100,8 @@ export function providerError(error: unknown): AppError {
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
     return new AppError('upstream_timeout', 'the model provider did not answer in time', { cause: error });
   }
-  const status = error instanceof OpenAI.APIError && error.status !== undefined ? ` (status ${error.status})` : '';
+  const status =
+    error instanceof OpenAI.APIError && error.status !== undefined ? ` (status ${error.status})` : '';
   return new AppError('upstream_error', `the model provider failed${status}`, { cause: error });
 }
 

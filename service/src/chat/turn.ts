@@ -32,7 +32,8 @@ export async function prepareTurn(
   requestedModel: string | undefined,
 ): Promise<PreparedTurn> {
   const tenant = await services.tenants.get(caller.tenantId);
-  if (tenant === undefined) throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
+  if (tenant === undefined)
+    throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
   const settings = resolveSettings(tenant.settings, services.settingsDefaults);
   const model = requestedModel ?? settings.model;
   checkRequestedModel(settings, model);
@@ -78,7 +79,13 @@ export async function runTurn(
   input: { sessionId: string; content: string; model?: string },
 ): Promise<{ message: MessageRow; reply: MessageRow }> {
   const prepared = await prepareTurn(services, caller, input.model);
-  const { userMessage, context } = await startTurn(services, caller, input.sessionId, input.content, prepared.settings);
+  const { userMessage, context } = await startTurn(
+    services,
+    caller,
+    input.sessionId,
+    input.content,
+    prepared.settings,
+  );
   const finish = (reply: Parameters<Services['sessions']['finishTurn']>[0]['reply']) =>
     services.sessions.finishTurn({ tenantId: caller.tenantId, sessionId: input.sessionId, reply });
 

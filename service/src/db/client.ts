@@ -44,7 +44,9 @@ export function createDatabase(options: DatabaseOptions) {
   /** Runs `work` as the application role across tenants: only the tenants table opens up. */
   function withPlatform<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     return db.transaction(async (tx) => {
-      await tx.execute(sql`select set_config('role', ${APP_ROLE}, true), set_config('app.scope', 'platform', true)`);
+      await tx.execute(
+        sql`select set_config('role', ${APP_ROLE}, true), set_config('app.scope', 'platform', true)`,
+      );
       return work(tx);
     });
   }

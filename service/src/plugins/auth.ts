@@ -42,7 +42,10 @@ async function authPlugin(app: FastifyInstance) {
   if (services.config.disableAuth) {
     app.addHook('onReady', async () => {
       await ensureDevTenant().catch((error: unknown) =>
-        app.log.warn({ err: error }, 'could not create the default tenant yet; retrying on the first request'),
+        app.log.warn(
+          { err: error },
+          'could not create the default tenant yet; retrying on the first request',
+        ),
       );
     });
   }

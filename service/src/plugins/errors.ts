@@ -70,7 +70,9 @@ async function errorsPlugin(app: FastifyInstance, options: { spaIndex?: boolean 
     ) {
       return reply.header('cache-control', 'no-cache').sendFile('index.html');
     }
-    return reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${path}` } });
+    return reply
+      .code(404)
+      .send({ error: { code: 'not_found', message: `no route ${request.method} ${path}` } });
   });
 }
 

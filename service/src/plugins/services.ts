@@ -73,9 +73,15 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
       defaultRateLimitTpm: config.defaultRateLimitTpm,
     },
     fernet: config.fernetKey === undefined ? undefined : new Fernet(config.fernetKey),
-    verifyToken: config.jwtPublicKey === undefined ? undefined : createTokenVerifier(config.jwtPublicKey, jwt),
+    verifyToken:
+      config.jwtPublicKey === undefined ? undefined : createTokenVerifier(config.jwtPublicKey, jwt),
     signToken: config.jwtPrivateKey === undefined ? undefined : createTokenSigner(config.jwtPrivateKey, jwt),
-    tenants: createTenantsRepository({ database, redis, cacheTtlSeconds: config.cacheTtlSeconds, log: app.log }),
+    tenants: createTenantsRepository({
+      database,
+      redis,
+      cacheTtlSeconds: config.cacheTtlSeconds,
+      log: app.log,
+    }),
     apiKeys: createApiKeysRepository({ database }),
     sessions: createSessionsRepository({ database }),
     usage: createUsageRepository({ database }),
@@ -91,12 +97,18 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
 export function providerKeyFor(services: Services, providerKeyEncrypted: string | null): string {
   if (providerKeyEncrypted !== null) {
     if (services.fernet === undefined) {
-      throw new AppError('not_configured', 'FERNET_KEY is not configured: the tenant provider key cannot be read');
+      throw new AppError(
+        'not_configured',
+        'FERNET_KEY is not configured: the tenant provider key cannot be read',
+      );
     }
     return services.fernet.decrypt(providerKeyEncrypted);
   }
   if (services.config.openrouterApiKey === undefined) {
-    throw new AppError('not_configured', 'no provider key is configured (OPENROUTER_API_KEY or the tenant key)');
+    throw new AppError(
+      'not_configured',
+      'no provider key is configured (OPENROUTER_API_KEY or the tenant key)',
+    );
   }
   return services.config.openrouterApiKey;
 }

@@ -11,19 +11,31 @@ export const hashApiKey = (key: string): string => createHash('sha256').update(k
 export function createApiKeysRepository(deps: { database: Database }) {
   const { database } = deps;
 
-  async function create(input: { tenantId: string; name: string | null }): Promise<{ row: ApiKeyRow; key: string }> {
+  async function create(input: {
+    tenantId: string;
+    name: string | null;
+  }): Promise<{ row: ApiKeyRow; key: string }> {
     const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
     const row = await database.withTenant(input.tenantId, async (tx) => {
       const [inserted] = await tx
         .insert(apiKeys)
-        .values({ tenantId: input.tenantId, name: input.name, prefix: key.slice(0, 12), keyHash: hashApiKey(key) })
+        .values({
+          tenantId: input.tenantId,
+          name: input.name,
+          prefix: key.slice(0, 12),
+          keyHash: hashApiKey(key),
+        })
         .returning();
       return inserted!;
     });
     return { row, key };
   }
 
-  async function list(input: { tenantId: string; limit: number; after?: readonly [string, string] }): Promise<ApiKeyRow[]> {
+  async function list(input: {
+    tenantId: string;
+    limit: number;
+    after?: readonly [string, string];
+  }): Promise<ApiKeyRow[]> {
     const { tenantId, after } = input;
     return database.withTenant(tenantId, (tx) =>
       tx

@@ -17,7 +17,11 @@ const TITLE_LENGTH = 80;
 export function createSessionsRepository(deps: { database: Database }) {
   const { database } = deps;
 
-  async function create(input: { tenantId: string; userId: string; title: string | null }): Promise<SessionRow> {
+  async function create(input: {
+    tenantId: string;
+    userId: string;
+    title: string | null;
+  }): Promise<SessionRow> {
     return database.withTenant(input.tenantId, async (tx) => {
       const [row] = await tx.insert(sessions).values(input).returning();
       return row!;
@@ -107,14 +111,23 @@ export function createSessionsRepository(deps: { database: Database }) {
     return database.withTenant(tenantId, async (tx) => {
       const [session] = await tx
         .update(sessions)
-        .set({ updatedAt: sql`now()`, title: sql`coalesce(${sessions.title}, ${content.slice(0, TITLE_LENGTH)})` })
+        .set({
+          updatedAt: sql`now()`,
+          title: sql`coalesce(${sessions.title}, ${content.slice(0, TITLE_LENGTH)})`,
+        })
         .where(and(eq(sessions.tenantId, tenantId), eq(sessions.id, sessionId), eq(sessions.userId, userId)))
         .returning({ id: sessions.id });
       if (session === undefined) return undefined;
       const history = await tx
         .select()
         .from(messages)
-        .where(and(eq(messages.tenantId, tenantId), eq(messages.sessionId, sessionId), eq(messages.status, 'complete')))
+        .where(
+          and(
+            eq(messages.tenantId, tenantId),
+            eq(messages.sessionId, sessionId),
+            eq(messages.status, 'complete'),
+          ),
+        )
         .orderBy(desc(messages.seq))
         .limit(input.historyLimit);
       const [userMessage] = await tx
@@ -157,7 +170,13 @@ export async function recordUsage(
   const day = new Date().toISOString().slice(0, 10);
   await tx
     .insert(usageDaily)
-    .values({ tenantId: input.tenantId, day, requests: 1, promptTokens: input.promptTokens, completionTokens: input.completionTokens })
+    .values({
+      tenantId: input.tenantId,
+      day,
+      requests: 1,
+      promptTokens: input.promptTokens,
+      completionTokens: input.completionTokens,
+    })
     .onConflictDoUpdate({
       target: [usageDaily.tenantId, usageDaily.day],
       set: {

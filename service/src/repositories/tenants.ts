@@ -69,7 +69,11 @@ export function createTenantsRepository(deps: {
     });
   }
 
-  async function create(input: { name: string; slug: string; settings: TenantSettingsStored }): Promise<TenantRow> {
+  async function create(input: {
+    name: string;
+    slug: string;
+    settings: TenantSettingsStored;
+  }): Promise<TenantRow> {
     try {
       return await database.withPlatform(async (tx) => {
         const [row] = await tx.insert(tenants).values(input).returning();

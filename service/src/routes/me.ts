@@ -22,7 +22,8 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { sub, role, tenantId } = request.principal;
       if (tenantId === null) return { sub, role, tenant: null };
       const row = await tenants.get(tenantId);
-      if (row === undefined) throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
+      if (row === undefined)
+        throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
       return { sub, role, tenant: presentTenant(row, settingsDefaults) };
     },
   );

@@ -25,13 +25,13 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/sessions',
-    { schema: { body: Type.Optional(CreateSessionBody), response: { 201: Session, ...errorResponses } } },
+    { schema: { body: CreateSessionBody, response: { 201: Session, ...errorResponses } } },
     async (request, reply) => {
       const caller = chatCaller(request.principal);
       const row = await sessions.create({
         tenantId: caller.tenantId,
         userId: caller.userId,
-        title: request.body?.title ?? null,
+        title: request.body.title ?? null,
       });
       return reply.code(201).send(presentSession(row));
     },
@@ -51,7 +51,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const caller = chatCaller(request.principal);
       const all = request.query.all === 'true';
-      if (all && caller.role !== 'tenant_admin') throw forbidden('only a tenant admin may list every session');
+      if (all && caller.role !== 'tenant_admin')
+        throw forbidden('only a tenant admin may list every session');
       const limit = parseLimit(request.query.limit);
       const after = decodeCursor(request.query.cursor, ['string', 'string'] as const);
       const rows = await sessions.list({
@@ -67,7 +68,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/sessions/:id',
     { schema: { params: IdParams, response: { 200: Session, ...errorResponses } } },
-    async (request) => presentSession(await readableSession(chatCaller(request.principal), request.params.id)),
+    async (request) =>
+      presentSession(await readableSession(chatCaller(request.principal), request.params.id)),
   );
 
   app.delete(

@@ -62,7 +62,12 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/tenants',
-    { schema: { querystring: Type.Object(ListQuery, { additionalProperties: false }), response: { 200: pageOf(Tenant), ...errorResponses } } },
+    {
+      schema: {
+        querystring: Type.Object(ListQuery, { additionalProperties: false }),
+        response: { 200: pageOf(Tenant), ...errorResponses },
+      },
+    },
     async (request) => {
       requirePlatformAdmin(request.principal);
       const limit = parseLimit(request.query.limit);
@@ -120,7 +125,9 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.put(
     '/tenants/:id/provider-key',
-    { schema: { params: IdParams, body: ProviderKeyBody, response: { 204: Type.Null(), ...errorResponses } } },
+    {
+      schema: { params: IdParams, body: ProviderKeyBody, response: { 204: Type.Null(), ...errorResponses } },
+    },
     async (request, reply) => {
       const { id } = request.params;
       requireTenantAdmin(request.principal, id);
@@ -148,12 +155,18 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/tenants/:id/api-keys',
-    { schema: { params: IdParams, body: Type.Optional(CreateApiKeyBody), response: { 201: CreatedApiKey, ...errorResponses } } },
+    {
+      schema: {
+        params: IdParams,
+        body: CreateApiKeyBody,
+        response: { 201: CreatedApiKey, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const { id } = request.params;
       requireTenantAdmin(request.principal, id);
       await tenantOr404(id);
-      const { row, key } = await apiKeys.create({ tenantId: id, name: request.body?.name ?? null });
+      const { row, key } = await apiKeys.create({ tenantId: id, name: request.body.name ?? null });
       const { lastUsedAt: _unused, ...shown } = presentApiKey(row);
       return reply.code(201).send({ ...shown, key });
     },

@@ -46,9 +46,14 @@ const usageRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const tenantId = adminTenant(request.principal, request.query.tenantId);
-      const to = request.query.to === undefined ? Date.parse(new Date().toISOString().slice(0, 10)) : parseDay(request.query.to, 'to');
+      const to =
+        request.query.to === undefined
+          ? Date.parse(new Date().toISOString().slice(0, 10))
+          : parseDay(request.query.to, 'to');
       const from =
-        request.query.from === undefined ? to - (DEFAULT_DAYS - 1) * DAY_MS : parseDay(request.query.from, 'from');
+        request.query.from === undefined
+          ? to - (DEFAULT_DAYS - 1) * DAY_MS
+          : parseDay(request.query.from, 'from');
       if (from > to) throw invalid('from is after to', 'from');
       if ((to - from) / DAY_MS + 1 > MAX_DAYS) throw invalid(`at most ${MAX_DAYS} days at once`, 'from');
       if ((await tenants.get(tenantId)) === undefined) throw notFound('tenant');

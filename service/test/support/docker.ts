@@ -49,9 +49,25 @@ export async function startPostgres(): Promise<StartedContainer> {
   const name = uniqueName('chatbot-test-pg');
   const password = randomBytes(12).toString('hex');
   await docker([
-    'run', '-d', '--name', name, '-p', '127.0.0.1::5432',
-    '-e', `POSTGRES_PASSWORD=${password}`, '-e', 'POSTGRES_DB=chatbot',
-    POSTGRES_IMAGE, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300',
+    'run',
+    '-d',
+    '--name',
+    name,
+    '-p',
+    '127.0.0.1::5432',
+    '-e',
+    `POSTGRES_PASSWORD=${password}`,
+    '-e',
+    'POSTGRES_DB=chatbot',
+    POSTGRES_IMAGE,
+    '-c',
+    'fsync=off',
+    '-c',
+    'synchronous_commit=off',
+    '-c',
+    'full_page_writes=off',
+    '-c',
+    'max_connections=300',
   ]);
   try {
     // pg_isready over TCP inside the container: the entrypoint's temporary server during
@@ -76,8 +92,20 @@ export async function startRedis(): Promise<StartedContainer> {
   const name = uniqueName('chatbot-test-redis');
   const password = randomBytes(12).toString('hex');
   await docker([
-    'run', '-d', '--name', name, '-p', '127.0.0.1::6379', REDIS_IMAGE,
-    'redis-server', '--requirepass', password, '--save', '', '--appendonly', 'no',
+    'run',
+    '-d',
+    '--name',
+    name,
+    '-p',
+    '127.0.0.1::6379',
+    REDIS_IMAGE,
+    'redis-server',
+    '--requirepass',
+    password,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
   ]);
   try {
     await waitFor('redis', async () => {

@@ -1,9 +1,10 @@
 // The service under test: a fresh database per test file (migrated), the shared Redis, an
 // LLM stub on loopback, JWT keys made on the fly, and the app listening on 127.0.0.1.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import postgres from 'postgres';
 import { inject } from 'vitest';
-import { buildApp, type App } from '../../src/app.ts';
+import { buildApp, loggerOptions, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createTokenSigner, type Role } from '../../src/lib/jwt.ts';
 import { runMigrations } from '../../src/migrate.ts';
@@ -77,7 +78,13 @@ export interface TestService {
 let keysOnce: { publicKey: string; privateKey: string } | undefined;
 
 export async function startTestService(
-  options: { env?: Record<string, string>; database?: { url: string }; stub?: LlmStub } = {},
+  options: {
+    env?: Record<string, string>;
+    database?: { url: string };
+    stub?: LlmStub;
+    /** Receives the service's JSON log lines. */
+    logStream?: { write(line: string): void };
+  } = {},
 ): Promise<TestService> {
   const keys = (keysOnce ??= generateRsaKeys());
   const ownDatabase = options.database === undefined ? await createTestDatabase() : undefined;
@@ -98,15 +105,24 @@ export async function startTestService(
     ...options.env,
   };
   const config = loadConfig(env);
-  const app = await buildApp(config);
+  const app = await buildApp(
+    config,
+    options.logStream === undefined
+      ? {}
+      : { logger: { ...(loggerOptions(config) as object), stream: options.logStream } },
+  );
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
   const sign = createTokenSigner(keys.privateKey, { issuer: config.jwtIssuer, audience: config.jwtAudience });
 
   const token: TestService['token'] = async (claims, ttlSeconds = 3600) =>
-    (await sign({ sub: claims.sub, role: claims.role ?? 'user', tenantId: claims.tenantId ?? null }, ttlSeconds))
-      .token;
+    (
+      await sign(
+        { sub: claims.sub, role: claims.role ?? 'user', tenantId: claims.tenantId ?? null },
+        ttlSeconds,
+      )
+    ).token;
 
   const request: TestService['request'] = async (method, path, opts = {}) => {
     const headers: Record<string, string> = { ...opts.headers };
@@ -117,10 +133,29 @@ export async function startTestService(
       body = JSON.stringify(opts.body);
       headers['content-type'] ??= 'application/json';
     }
-    const res = await fetch(url + path, { method, headers, ...(body === undefined ? {} : { body }) });
-    const text = await res.text();
+    // node:http rather than fetch: tests set headers fetch refuses to send (Host).
+    const res = await new Promise<{ status: number; headers: Headers; text: string }>((resolve, reject) => {
+      const req = httpRequest(url + path, { method, headers }, (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (text += chunk));
+        response.on('end', () => {
+          const responseHeaders = new Headers();
+          for (const [name, value] of Object.entries(response.headers)) {
+            if (value !== undefined)
+              responseHeaders.set(name, Array.isArray(value) ? value.join(', ') : value);
+          }
+          resolve({ status: response.statusCode ?? 0, headers: responseHeaders, text });
+        });
+        response.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const text = res.text;
     let parsed: unknown = text;
-    if ((res.headers.get('content-type') ?? '').includes('application/json') && text !== '') parsed = JSON.parse(text);
+    if ((res.headers.get('content-type') ?? '').includes('application/json') && text !== '')
+      parsed = JSON.parse(text);
     return { status: res.status, headers: res.headers, body: parsed as any };
   };
 
@@ -132,7 +167,8 @@ export async function startTestService(
       token: platformToken,
       body: { name, ...(input.settings === undefined ? {} : { settings: input.settings }) },
     });
-    if (res.status !== 201) throw new Error(`creating a tenant answered ${res.status}: ${JSON.stringify(res.body)}`);
+    if (res.status !== 201)
+      throw new Error(`creating a tenant answered ${res.status}: ${JSON.stringify(res.body)}`);
     const id = res.body.id as string;
     const tokenFor = (sub: string, role: Role = 'user') => token({ sub, role, tenantId: id });
     return {

@@ -8,7 +8,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 export type StubBehavior =
-  | { kind: 'reply'; content?: string; chunks?: string[]; delayMs?: number; firstByteDelayMs?: number; usage?: boolean }
+  | {
+      kind: 'reply';
+      content?: string;
+      chunks?: string[];
+      delayMs?: number;
+      firstByteDelayMs?: number;
+      usage?: boolean;
+    }
   | { kind: 'error'; status: number; message?: string }
   | { kind: 'hang' }
   /** Streams `chunks` then drops the connection without finishing. */
@@ -51,7 +58,9 @@ export function splitWords(text: string): string[] {
   return text.match(/\s*\S+/g) ?? [text];
 }
 
-export async function startLlmStub(options: { port?: number; host?: string; slowDelayMs?: number } = {}): Promise<LlmStub> {
+export async function startLlmStub(
+  options: { port?: number; host?: string; slowDelayMs?: number } = {},
+): Promise<LlmStub> {
   const queue: StubBehavior[] = [];
   let fallback: StubBehavior = { kind: 'reply' };
   const requests: StubRequest[] = [];
@@ -86,7 +95,9 @@ export async function startLlmStub(options: { port?: number; host?: string; slow
     if (behavior.kind === 'error') {
       res
         .writeHead(behavior.status, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ error: { message: behavior.message ?? 'stub failure', type: 'server_error' } }));
+        .end(
+          JSON.stringify({ error: { message: behavior.message ?? 'stub failure', type: 'server_error' } }),
+        );
       return;
     }
 
@@ -119,10 +130,20 @@ export async function startLlmStub(options: { port?: number; host?: string; slow
       return;
     }
 
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
     const send = (payload: unknown) => res.write(`data: ${JSON.stringify(payload)}\n\n`);
     const chunk = (delta: Record<string, unknown>, finishReason: string | null) =>
-      send({ id, object: 'chat.completion.chunk', created, model: body.model, choices: [{ index: 0, delta, finish_reason: finishReason }] });
+      send({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model: body.model,
+        choices: [{ index: 0, delta, finish_reason: finishReason }],
+      });
     chunk({ role: 'assistant', content: '' }, null);
     for (const piece of chunks) {
       if (delayMs > 0) await sleep(delayMs);
@@ -149,7 +170,9 @@ export async function startLlmStub(options: { port?: number; host?: string; slow
     });
   });
   server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
+  await new Promise<void>((resolve) =>
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
+  );
   const { port } = server.address() as AddressInfo;
   const host = options.host === undefined || options.host === '0.0.0.0' ? '127.0.0.1' : options.host;
 

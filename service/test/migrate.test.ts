@@ -1,0 +1,124 @@
+// Migrations: idempotent, safe to run concurrently, a clear non-zero exit on failure.
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { afterAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { MIGRATIONS_FOLDER, runMigrations } from '../src/migrate.ts';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+const dropped: (() => Promise<void>)[] = [];
+
+async function emptyDatabase(): Promise<string> {
+  const admin = postgres(inject('databaseUrl'), { max: 1, onnotice: () => {} });
+  const name = `migrate_${Math.random().toString(36).slice(2, 10)}`;
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  dropped.push(async () => {
+    const sql = postgres(inject('databaseUrl'), { max: 1, onnotice: () => {} });
+    await sql.unsafe(`drop database if exists ${name} with (force)`);
+    await sql.end();
+  });
+  const url = new URL(inject('databaseUrl'));
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+function runMigrateProcess(
+  databaseUrl: string,
+): Promise<{ code: number | null; stderr: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [MAIN, 'migrate'], {
+      env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl },
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('close', (code) => resolve({ code, stderr, stdout }));
+  });
+}
+
+async function appliedCount(url: string): Promise<number> {
+  const sql = postgres(url, { max: 1 });
+  try {
+    const [row] = await sql`select count(*)::int as n from drizzle.__drizzle_migrations`;
+    return row!.n;
+  } finally {
+    await sql.end();
+  }
+}
+
+afterAll(async () => {
+  for (const drop of dropped) await drop();
+});
+
+describe('migrate', () => {
+  it('applies every migration, enables vector, and a second run changes nothing', async () => {
+    const url = await emptyDatabase();
+    const first = await runMigrateProcess(url);
+    expect(first.code, first.stderr).toBe(0);
+    const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta/_journal.json'), 'utf8'));
+    expect(await appliedCount(url)).toBe(journal.entries.length);
+    const second = await runMigrateProcess(url);
+    expect(second.code, second.stderr).toBe(0);
+    expect(await appliedCount(url)).toBe(journal.entries.length);
+    const sql = postgres(url, { max: 1 });
+    try {
+      const ext = await sql`select extname from pg_extension where extname = 'vector'`;
+      expect(ext).toHaveLength(1);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it('succeeds when four processes run it at the same time', async () => {
+    const url = await emptyDatabase();
+    const results = await Promise.all([1, 2, 3, 4].map(() => runMigrateProcess(url)));
+    for (const r of results) expect(r.code, r.stderr).toBe(0);
+    const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta/_journal.json'), 'utf8'));
+    expect(await appliedCount(url)).toBe(journal.entries.length);
+  });
+
+  it('exits non-zero with the reason when a migration fails, and applies none of it', async () => {
+    const url = await emptyDatabase();
+    const folder = mkdtempSync(join(tmpdir(), 'broken-migrations-'));
+    try {
+      cpSync(MIGRATIONS_FOLDER, folder, { recursive: true });
+      const journalPath = join(folder, 'meta/_journal.json');
+      const journal = JSON.parse(readFileSync(journalPath, 'utf8'));
+      journal.entries.push({
+        idx: journal.entries.length,
+        version: '7',
+        when: Date.now(),
+        tag: '9999_broken',
+        breakpoints: true,
+      });
+      writeFileSync(journalPath, JSON.stringify(journal));
+      writeFileSync(
+        join(folder, '9999_broken.sql'),
+        'create table broken_one (id int);\n--> statement-breakpoint\nselect * from no_such_table;',
+      );
+      await expect(runMigrations(url, folder)).rejects.toThrow(/no_such_table/);
+      const sql = postgres(url, { max: 1 });
+      try {
+        const [row] = await sql`select to_regclass('public.broken_one') as t`;
+        expect(row!.t).toBeNull();
+      } finally {
+        await sql.end();
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('exits non-zero naming the problem when the database cannot be reached', async () => {
+    const result = await runMigrateProcess('postgres://nobody:nothing@127.0.0.1:1/none');
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/migrate: failed: .*ECONNREFUSED|connect/i);
+    expect(result.stdout).toBe('');
+  });
+});
