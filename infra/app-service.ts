@@ -1,0 +1,190 @@
+// The chat service in two color groups (blue and green) of `replicas` containers each, with
+// the environment API.md's configuration table names. Both colors get the same environment;
+// each runs its own image, so a deploy replaces only the color that gets the new release and
+// a rollback replaces nothing. Each color also owns a volume holding its image's web build
+// (/srv/web), which nginx serves read-only.
+import * as command from '@pulumi/command';
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
+import * as tls from '@pulumi/tls';
+import { COLORS, type Color, type Environment, type ResourceLimits, type StackConfig } from './config.ts';
+import { dockerCommandEnv, labelList, limitArgs, type Labels } from './docker-defaults.ts';
+
+export const APP_PORT = 8000;
+/** Where the web volume of a color is filled from. */
+export const IMAGE_WEB_ROOT = '/srv/web';
+
+export interface AppServiceArgs {
+  namePrefix: string;
+  network: pulumi.Input<string>;
+  replicas: number;
+  /** The image each color runs. */
+  images: Record<Color, pulumi.Input<string>>;
+  environment: Environment;
+  settings: StackConfig['app'];
+  /** Secret. */
+  databaseUrl: pulumi.Input<string>;
+  /** Secret. */
+  redisUrl: pulumi.Input<string>;
+  limits: ResourceLimits;
+  stopSeconds: number;
+  data: { retain: boolean; protect: boolean };
+  dockerHost: string | undefined;
+  labels: Labels;
+  /** What must be done before any app container starts or web volume fills (migrations). */
+  after: pulumi.Input<pulumi.Resource>[];
+}
+
+export interface ColorGroup {
+  image: pulumi.Output<string>;
+  containers: docker.Container[];
+  /** host:port of each container on the stack network. */
+  servers: string[];
+  webVolume: docker.Volume;
+  webFill: command.local.Command;
+}
+
+/** A PEM key in one line: API.md reads a literal \n in an environment value as a newline. */
+export function pemForEnv(pem: string): string {
+  return pem.trim().replace(/\r?\n/g, '\\n');
+}
+
+/** url-safe base64 (what FERNET_KEY must be) from standard base64. */
+export function urlSafeBase64(b64: string): string {
+  return b64.replace(/\+/g, '-').replace(/\//g, '_');
+}
+
+/** Copies the image's web build into the color's volume (as root: the volume is root-owned). */
+export const WEB_FILL_SCRIPT = [
+  'set -eu',
+  'docker run --rm --network none --user 0:0 --entrypoint sh --volume "$VOLUME:/target" "$IMAGE" \\',
+  `  -c 'find /target -mindepth 1 -delete && cp -a ${IMAGE_WEB_ROOT}/. /target/ && test -f /target/index.html'`,
+].join('\n');
+
+export class AppService extends pulumi.ComponentResource {
+  public readonly colors: Record<Color, ColorGroup>;
+  public readonly jwtPublicKey: pulumi.Output<string>;
+  public readonly uploadsVolume: docker.Volume;
+
+  constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('chatbot:infra:AppService', name, {}, opts);
+    const s = args.settings;
+
+    let jwtPrivateKey: pulumi.Output<string>;
+    if (s.jwtKeys !== undefined) {
+      jwtPrivateKey = s.jwtKeys.privateKey;
+      this.jwtPublicKey = pulumi.output(s.jwtKeys.publicKey);
+    } else {
+      const key = new tls.PrivateKey(
+        `${name}-jwt-key`,
+        { algorithm: 'ECDSA', ecdsaCurve: 'P256' },
+        { parent: this },
+      );
+      jwtPrivateKey = pulumi.secret(key.privateKeyPemPkcs8);
+      this.jwtPublicKey = key.publicKeyPem;
+    }
+    const fernet = new random.RandomBytes(`${name}-fernet-key`, { length: 32 }, { parent: this });
+
+    const env: Record<string, pulumi.Input<string>> = {
+      ENVIRONMENT: args.environment,
+      LOG_LEVEL: s.logLevel,
+      API_HOST: '0.0.0.0',
+      API_PORT: String(APP_PORT),
+      DATABASE_URL: args.databaseUrl,
+      DB_POOL_SIZE: String(s.dbPoolSize),
+      DB_MAX_OVERFLOW: String(s.dbMaxOverflow),
+      REDIS_URL: args.redisUrl,
+      CACHE_TTL_SECONDS: String(s.cacheTtlSeconds),
+      DISABLE_AUTH: String(s.disableAuth),
+      JWT_PUBLIC_KEY: this.jwtPublicKey.apply(pemForEnv),
+      JWT_PRIVATE_KEY: pulumi.secret(jwtPrivateKey.apply(pemForEnv)),
+      ...(s.jwtIssuer !== undefined ? { JWT_ISSUER: s.jwtIssuer } : {}),
+      ...(s.jwtAudience !== undefined ? { JWT_AUDIENCE: s.jwtAudience } : {}),
+      FERNET_KEY: pulumi.secret(fernet.base64.apply(urlSafeBase64)),
+      ...(s.openrouterApiKey !== undefined ? { OPENROUTER_API_KEY: s.openrouterApiKey } : {}),
+      OPENROUTER_BASE_URL: s.openrouterBaseUrl,
+      DEFAULT_MODEL: s.defaultModel,
+      LLM_TIMEOUT_MS: String(s.llmTimeoutMs),
+      ...(s.corsOrigins.length > 0 ? { CORS_ORIGINS: s.corsOrigins.join(',') } : {}),
+      ALLOWED_HOSTS: s.allowedHosts.join(','),
+      DEFAULT_RATE_LIMIT_RPM: String(s.rateLimitRpm),
+      DEFAULT_RATE_LIMIT_TPM: String(s.rateLimitTpm),
+      RATE_LIMIT_WINDOW_SECONDS: String(s.rateLimitWindowSeconds),
+      SHUTDOWN_GRACE_MS: String(s.shutdownGraceMs),
+    };
+    const envs = Object.entries(env).map(([k, v]) => pulumi.interpolate`${k}=${v}`);
+
+    this.uploadsVolume = new docker.Volume(
+      `${name}-uploads`,
+      { name: `${args.namePrefix}-uploads`, labels: labelList(args.labels) },
+      { parent: this, retainOnDelete: args.data.retain, protect: args.data.protect },
+    );
+
+    const colors = {} as Record<Color, ColorGroup>;
+    for (const color of COLORS) {
+      const image = pulumi.output(args.images[color]);
+      const labels = { ...args.labels, 'com.chatbot.component': 'app', 'com.chatbot.color': color };
+
+      const webVolume = new docker.Volume(
+        `${name}-${color}-web`,
+        { name: `${args.namePrefix}-web-${color}`, labels: labelList(labels) },
+        { parent: this },
+      );
+      const webFill = new command.local.Command(
+        `${name}-${color}-web-fill`,
+        {
+          create: WEB_FILL_SCRIPT,
+          environment: dockerCommandEnv(args.dockerHost, { IMAGE: image, VOLUME: webVolume.name }),
+          triggers: [image, webVolume.name],
+        },
+        { parent: this, dependsOn: args.after },
+      );
+
+      const containers: docker.Container[] = [];
+      const servers: string[] = [];
+      for (let i = 1; i <= args.replicas; i++) {
+        const containerName = `${args.namePrefix}-app-${color}-${i}`;
+        servers.push(`${containerName}:${APP_PORT}`);
+        containers.push(
+          new docker.Container(
+            `${name}-${color}-${i}`,
+            {
+              name: containerName,
+              image,
+              envs,
+              networksAdvanced: [{ name: args.network, aliases: [`app-${color}`] }],
+              volumes: [{ volumeName: this.uploadsVolume.name, containerPath: '/app/uploads' }],
+              healthcheck: {
+                // The image has no curl: Node's fetch asks /health.
+                tests: [
+                  'CMD',
+                  'node',
+                  '-e',
+                  `fetch('http://127.0.0.1:${APP_PORT}/health',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
+                ],
+                interval: '5s',
+                timeout: '5s',
+                retries: 6,
+                startPeriod: '30s',
+              },
+              wait: true,
+              waitTimeout: 180,
+              restart: 'unless-stopped',
+              // SIGTERM drains in-flight requests and streams within SHUTDOWN_GRACE_MS.
+              stopSignal: 'SIGTERM',
+              stopTimeout: args.stopSeconds,
+              destroyGraceSeconds: args.stopSeconds,
+              labels: labelList(labels),
+              ...limitArgs(args.limits),
+            },
+            { parent: this, deleteBeforeReplace: true, dependsOn: args.after },
+          ),
+        );
+      }
+      colors[color] = { image, containers, servers, webVolume, webFill };
+    }
+    this.colors = colors;
+    this.registerOutputs({ jwtPublicKey: this.jwtPublicKey });
+  }
+}

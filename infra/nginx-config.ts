@@ -1,0 +1,260 @@
+// nginx's configuration, rendered by pure functions: the main file (uploaded when the nginx
+// container is created; it never names a color) and the small upstream file that the color
+// switch writes into the running container before `nginx -s reload`.
+import type { Color } from './config.ts';
+
+/** Paths inside the nginx container. */
+export const NGINX_PATHS = {
+  config: '/etc/nginx/nginx.conf',
+  upstream: '/etc/nginx/chatbot-upstream.conf',
+  tlsCertificate: '/etc/nginx/chatbot-tls.crt',
+  tlsKey: '/etc/nginx/chatbot-tls.key',
+  /** The colors' web volumes are mounted at <webRoot>/blue and <webRoot>/green. */
+  webRoot: '/srv/web',
+  acmeRoot: '/srv/acme',
+} as const;
+
+/** A listener on the container's loopback for its healthcheck; never published. */
+export const NGINX_HEALTH_URL = 'http://127.0.0.1:8081/nginx-health';
+
+/** The body limit of the API (API.md: 1 MiB). */
+export const CLIENT_MAX_BODY_SIZE = '1m';
+
+export interface NginxSiteOptions {
+  /** Stack name, for the header comment only. */
+  stack: string;
+  domain: string;
+  /** The published HTTPS port the redirect points at; 443 or 0 (unknown) leave it out. */
+  httpsPort: number;
+  hsts: boolean;
+  /** Certificate chain and key paths inside the container. */
+  tls: { certificate: string; key: string };
+  /** Serve /.well-known/acme-challenge/ from NGINX_PATHS.acmeRoot over plain HTTP. */
+  acme: boolean;
+}
+
+export interface UpstreamOptions {
+  color: Color;
+  /** host:port of every app container of the color. */
+  servers: string[];
+}
+
+const CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data: blob:",
+  "font-src 'self' data:",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+function securityHeaders(hsts: boolean): string[] {
+  return [
+    ...(hsts ? ['add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;'] : []),
+    'add_header X-Content-Type-Options "nosniff" always;',
+    'add_header Referrer-Policy "strict-origin-when-cross-origin" always;',
+    'add_header X-Frame-Options "DENY" always;',
+    `add_header Content-Security-Policy "${CSP}" always;`,
+    'add_header Permissions-Policy "camera=(), microphone=(), geolocation=()" always;',
+  ];
+}
+
+/** How every request reaches the active color's app containers (server level; the API
+ * locations inherit it). Retries go to another replica only for idempotent requests: nginx
+ * never retries POST/PATCH unless `non_idempotent` is listed, and it is not. */
+const PROXY_DEFAULTS = [
+  'proxy_http_version 1.1;',
+  'proxy_set_header Connection "";',
+  'proxy_set_header Host $host;',
+  // nginx is the edge: the client address is the connection's, never what the client claims.
+  'proxy_set_header X-Forwarded-For $remote_addr;',
+  'proxy_set_header X-Real-IP $remote_addr;',
+  'proxy_set_header X-Forwarded-Proto $scheme;',
+  'proxy_set_header X-Forwarded-Host $host;',
+  'proxy_set_header X-Request-Id $request_id;',
+  'proxy_hide_header X-Powered-By;',
+  'proxy_connect_timeout 5s;',
+  'proxy_send_timeout 60s;',
+  'proxy_read_timeout 60s;',
+  'proxy_next_upstream error timeout;',
+  'proxy_next_upstream_tries 2;',
+  'proxy_next_upstream_timeout 10s;',
+];
+
+const TO_APP = 'proxy_pass http://chatbot_app;';
+
+/** Server-sent events: every byte goes to the client as the app writes it, and the read
+ * timeout is above the model's (LLM_TIMEOUT_MS between bytes). */
+const STREAMING = [
+  TO_APP,
+  'proxy_buffering off;',
+  'proxy_cache off;',
+  'proxy_read_timeout 300s;',
+  'proxy_send_timeout 300s;',
+];
+
+function indent(lines: string[]): string[] {
+  return lines.flatMap((l) => l.split('\n')).map((l) => (l === '' ? '' : `    ${l}`));
+}
+
+function block(head: string, lines: string[]): string {
+  return [`${head} {`, ...indent(lines), '}'].join('\n');
+}
+
+function location(head: string, lines: string[]): string {
+  return block(`location ${head}`, lines);
+}
+
+/** The main configuration: the same for both colors, so a switch never replaces nginx. */
+export function renderNginxConfig(o: NginxSiteOptions): string {
+  const port = o.httpsPort === 443 || o.httpsPort === 0 ? '' : `:${o.httpsPort}`;
+  const headers = securityHeaders(o.hsts);
+
+  const httpServer = [
+    'listen 80 default_server;',
+    `server_name ${o.domain};`,
+    '',
+    ...(o.acme
+      ? [
+          location('^~ /.well-known/acme-challenge/', [
+            `root ${NGINX_PATHS.acmeRoot};`,
+            'default_type text/plain;',
+          ]),
+          '',
+        ]
+      : []),
+    location('/', [`return 301 https://$host${port}$request_uri;`]),
+  ];
+
+  const httpsServer = [
+    'listen 443 ssl default_server;',
+    'http2 on;',
+    `server_name ${o.domain};`,
+    '',
+    `ssl_certificate ${o.tls.certificate};`,
+    `ssl_certificate_key ${o.tls.key};`,
+    'ssl_protocols TLSv1.2 TLSv1.3;',
+    'ssl_prefer_server_ciphers off;',
+    'ssl_session_cache shared:chatbot_tls:10m;',
+    'ssl_session_timeout 1d;',
+    'ssl_session_tickets off;',
+    '',
+    ...headers,
+    '',
+    `root ${NGINX_PATHS.webRoot};`,
+    '',
+    '# Prometheus metrics are for the private network only.',
+    location('^~ /metrics', ['return 404;']),
+    '',
+    '# The API and its health, on the active color.',
+    ...PROXY_DEFAULTS,
+    location('= /health', [TO_APP]),
+    location('^~ /health/', [TO_APP]),
+    location('/v1/', [TO_APP]),
+    '# Replies stream as server-sent events.',
+    location('= /v1/chat/completions', STREAMING),
+    location('~ ^/v1/sessions/[^/]+/messages$', STREAMING),
+    '',
+    '# The web UI from the active color; content-hashed assets may come from the idle color',
+    '# too, for pages loaded just before a switch.',
+    location('/assets/', [
+      'try_files /$chatbot_color$uri /$chatbot_idle_color$uri =404;',
+      ...headers,
+      'add_header Cache-Control "public, max-age=31536000, immutable" always;',
+    ]),
+    location('~ /\\.(?!well-known/)', ['return 404;']),
+    location('/', [
+      'try_files /$chatbot_color$uri /$chatbot_color/index.html =404;',
+      ...headers,
+      'add_header Cache-Control "no-cache" always;',
+    ]),
+  ];
+
+  const http = [
+    'include /etc/nginx/mime.types;',
+    'default_type application/octet-stream;',
+    'server_tokens off;',
+    '',
+    'log_format chatbot escape=json \'{"time":"$time_iso8601","remote":"$remote_addr",\'',
+    '    \'"host":"$host","method":"$request_method","uri":"$uri","status":$status,\'',
+    '    \'"bytes":$body_bytes_sent,"duration":$request_time,"upstream":"$upstream_addr",\'',
+    '    \'"upstream_status":"$upstream_status","request_id":"$request_id"}\';',
+    'access_log /dev/stdout chatbot;',
+    '',
+    'sendfile on;',
+    'tcp_nopush on;',
+    'keepalive_timeout 65s;',
+    `client_max_body_size ${CLIENT_MAX_BODY_SIZE};`,
+    `client_body_buffer_size ${CLIENT_MAX_BODY_SIZE};`,
+    '',
+    'gzip on;',
+    'gzip_vary on;',
+    'gzip_proxied any;',
+    'gzip_comp_level 5;',
+    'gzip_min_length 1024;',
+    // text/event-stream stays out: compressing would hold deltas back.
+    'gzip_types text/plain text/css text/javascript application/javascript application/json application/manifest+json image/svg+xml;',
+    '',
+    `# upstream chatbot_app, $chatbot_color and $chatbot_idle_color: written by the color switch.`,
+    `include ${NGINX_PATHS.upstream};`,
+    '',
+    '# The container healthcheck asks this; it is never published.',
+    block('server', [
+      'listen 127.0.0.1:8081;',
+      'access_log off;',
+      location('= /nginx-health', ['default_type text/plain;', 'return 200 "ok\\n";']),
+    ]),
+    '',
+    block('server', httpServer),
+    '',
+    block('server', httpsServer),
+  ];
+
+  return [
+    `# nginx for the chatbot stack "${o.stack}". Rendered by infra/nginx-config.ts; do not edit here.`,
+    'user nginx;',
+    'worker_processes auto;',
+    'pid /run/nginx.pid;',
+    'error_log stderr warn;',
+    '',
+    block('events', ['worker_connections 4096;']),
+    '',
+    block('http', http),
+    '',
+  ].join('\n');
+}
+
+/** The upstream file for the active color (what the switch writes). */
+export function renderUpstream(o: UpstreamOptions): string {
+  if (o.servers.length === 0) throw new Error(`color ${o.color} has no app containers to route to`);
+  const idle: Color = o.color === 'blue' ? 'green' : 'blue';
+  return [
+    `# Active color: ${o.color}. Written by the color switch; nginx -s reload applies it.`,
+    'upstream chatbot_app {',
+    ...o.servers.map((s) => `    server ${s} max_fails=1 fail_timeout=5s;`),
+    '    keepalive 32;',
+    // Below the app's idle timeout, so nginx never reuses a connection the app is closing.
+    '    keepalive_timeout 4s;',
+    '}',
+    `map $host $chatbot_color { default ${o.color}; }`,
+    `map $host $chatbot_idle_color { default ${idle}; }`,
+    '',
+  ].join('\n');
+}
+
+/** The upstream file nginx starts with, before the first switch: nothing to route to yet. */
+export function renderBootstrapUpstream(): string {
+  return [
+    '# No color is active yet: the color switch writes the active color here.',
+    'upstream chatbot_app {',
+    '    server 127.0.0.1:9 down;',
+    '}',
+    'map $host $chatbot_color { default none; }',
+    'map $host $chatbot_idle_color { default none; }',
+    '',
+  ].join('\n');
+}

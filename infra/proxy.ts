@@ -1,0 +1,183 @@
+// nginx in front of everything: TLS, the web UI from the colors' volumes, the API on the
+// active color. Its container never depends on the active color: a switch is a command that
+// writes the active color's upstream file inside the running container, checks it with
+// `nginx -t` and reloads gracefully (open requests and streams finish on the old workers).
+import * as command from '@pulumi/command';
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import * as tls from '@pulumi/tls';
+import type { Color, ResourceLimits, StackConfig } from './config.ts';
+import { dockerCommandEnv, labelList, limitArgs, type Labels } from './docker-defaults.ts';
+import {
+  NGINX_HEALTH_URL,
+  NGINX_PATHS,
+  renderBootstrapUpstream,
+  renderNginxConfig,
+  renderUpstream,
+} from './nginx-config.ts';
+
+/** Where tlsMode host finds the Let’s Encrypt tree inside the container. */
+export const LETSENCRYPT_MOUNT = '/etc/letsencrypt';
+
+export interface ProxyArgs {
+  stack: string;
+  namePrefix: string;
+  network: pulumi.Input<string>;
+  image: string;
+  proxy: StackConfig['proxy'];
+  limits: ResourceLimits;
+  stopSeconds: number;
+  dockerHost: string | undefined;
+  labels: Labels;
+  /** Each color's web volume (mounted read-only at /srv/web/<color>). */
+  webVolumes: Record<Color, pulumi.Input<string>>;
+  activeColor: Color;
+  /** host:port of the active color's app containers. */
+  activeServers: string[];
+  /** The active color's containers and web fill: the switch waits for them (and reruns when
+   * they are replaced). */
+  activeResources: (docker.Container | command.local.Command)[];
+}
+
+/** Writes the upstream file from stdin, keeps the previous one if nginx -t refuses it, reloads. */
+export const SWITCH_SCRIPT = [
+  'set -eu',
+  `docker exec -i "$NGINX_CONTAINER" sh -c '`,
+  '  set -eu',
+  `  f=${NGINX_PATHS.upstream}`,
+  '  cp "$f" "$f.previous"',
+  '  cat > "$f.next"',
+  '  mv "$f.next" "$f"',
+  '  if nginx -t -q; then',
+  '    nginx -s reload',
+  '  else',
+  '    mv "$f.previous" "$f"',
+  '    echo "nginx refused the new upstream; the previous one stays active" >&2',
+  '    exit 1',
+  '  fi',
+  `'`,
+].join('\n');
+
+export class Proxy extends pulumi.ComponentResource {
+  public readonly container: docker.Container;
+  public readonly switchCommand: command.local.Command;
+  public readonly url: pulumi.Output<string>;
+
+  constructor(name: string, args: ProxyArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('chatbot:infra:Proxy', name, {}, opts);
+    const p = args.proxy;
+
+    const uploads: docker.types.input.ContainerUpload[] = [];
+    const volumes: docker.types.input.ContainerVolume[] = [
+      { volumeName: args.webVolumes.blue, containerPath: `${NGINX_PATHS.webRoot}/blue`, readOnly: true },
+      { volumeName: args.webVolumes.green, containerPath: `${NGINX_PATHS.webRoot}/green`, readOnly: true },
+    ];
+
+    let certPaths: { certificate: string; key: string } = {
+      certificate: NGINX_PATHS.tlsCertificate,
+      key: NGINX_PATHS.tlsKey,
+    };
+    if (p.tls.mode === 'self-signed') {
+      const key = new tls.PrivateKey(
+        `${name}-tls-key`,
+        { algorithm: 'ECDSA', ecdsaCurve: 'P256' },
+        { parent: this },
+      );
+      const cert = new tls.SelfSignedCert(
+        `${name}-tls-cert`,
+        {
+          privateKeyPem: key.privateKeyPem,
+          subject: { commonName: p.domain, organization: `chatbot ${args.stack}` },
+          dnsNames: [...new Set([p.domain, 'localhost'])],
+          ipAddresses: ['127.0.0.1'],
+          validityPeriodHours: 24 * 365,
+          earlyRenewalHours: 24 * 30,
+          allowedUses: ['digital_signature', 'key_encipherment', 'server_auth'],
+        },
+        { parent: this },
+      );
+      uploads.push({ file: NGINX_PATHS.tlsCertificate, content: cert.certPem });
+      uploads.push({ file: NGINX_PATHS.tlsKey, content: pulumi.secret(key.privateKeyPem) });
+    } else if (p.tls.mode === 'config') {
+      uploads.push({ file: NGINX_PATHS.tlsCertificate, content: p.tls.certificate ?? '' });
+      uploads.push({ file: NGINX_PATHS.tlsKey, content: p.tls.privateKey ?? pulumi.secret('') });
+    } else {
+      // Let's Encrypt layout: live/<domain>/ holds links into archive/, so mount the whole tree.
+      volumes.push({ hostPath: p.tls.hostDir, containerPath: LETSENCRYPT_MOUNT, readOnly: true });
+      certPaths = {
+        certificate: `${LETSENCRYPT_MOUNT}/live/${p.domain}/fullchain.pem`,
+        key: `${LETSENCRYPT_MOUNT}/live/${p.domain}/privkey.pem`,
+      };
+    }
+    if (p.acmeWebroot !== undefined) {
+      volumes.push({ hostPath: p.acmeWebroot, containerPath: NGINX_PATHS.acmeRoot, readOnly: true });
+    }
+
+    const nginxConf = renderNginxConfig({
+      stack: args.stack,
+      domain: p.domain,
+      httpsPort: p.httpsPort,
+      hsts: p.hsts,
+      tls: certPaths,
+      acme: p.acmeWebroot !== undefined,
+    });
+    uploads.unshift(
+      { file: NGINX_PATHS.config, content: nginxConf },
+      { file: NGINX_PATHS.upstream, content: renderBootstrapUpstream() },
+    );
+
+    const port = (internal: number, external: number): docker.types.input.ContainerPort => ({
+      internal,
+      ip: p.bindAddress,
+      ...(external > 0 ? { external } : {}),
+    });
+
+    this.container = new docker.Container(
+      `${name}-nginx`,
+      {
+        name: `${args.namePrefix}-nginx`,
+        image: args.image,
+        uploads,
+        volumes,
+        ports: [port(80, p.httpPort), port(443, p.httpsPort)],
+        networksAdvanced: [{ name: args.network }],
+        healthcheck: {
+          tests: ['CMD', 'curl', '-fsS', '-o', '/dev/null', NGINX_HEALTH_URL],
+          interval: '5s',
+          timeout: '3s',
+          retries: 6,
+          startPeriod: '5s',
+        },
+        wait: true,
+        waitTimeout: 60,
+        restart: 'unless-stopped',
+        // SIGQUIT: workers finish what they serve, then exit.
+        stopSignal: 'SIGQUIT',
+        stopTimeout: args.stopSeconds,
+        destroyGraceSeconds: args.stopSeconds,
+        labels: labelList({ ...args.labels, 'com.chatbot.component': 'nginx' }),
+        ...limitArgs(args.limits),
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+
+    this.switchCommand = new command.local.Command(
+      `${name}-switch`,
+      {
+        create: SWITCH_SCRIPT,
+        stdin: renderUpstream({ color: args.activeColor, servers: args.activeServers }),
+        environment: dockerCommandEnv(args.dockerHost, { NGINX_CONTAINER: this.container.name }),
+        // A new nginx container, or new containers of the active color, need the switch again.
+        triggers: [this.container.id, ...args.activeResources.map((r) => r.id)],
+      },
+      { parent: this, dependsOn: [this.container, ...args.activeResources] },
+    );
+
+    const httpsPort =
+      p.httpsPort > 0
+        ? pulumi.output(p.httpsPort)
+        : this.container.ports.apply((ports) => ports?.find((x) => x.internal === 443)?.external ?? 443);
+    this.url = httpsPort.apply((port) => `https://${p.domain}${port === 443 ? '' : `:${port}`}`);
+    this.registerOutputs({ url: this.url });
+  }
+}
