@@ -10,15 +10,21 @@
 # the Dockerfile frontend built into BuildKit, so building never pulls a frontend image
 # (air-gapped builders and registry mirrors work as they are).
 #
-# Node is PID 1 and receives SIGTERM itself (exec-form ENTRYPOINT); the service drains and
-# exits 0. `docker run --init` is optional: it adds a reaper but changes nothing for signals.
-# Stop with a timeout above SHUTDOWN_GRACE_MS (default 25 s): `docker stop -t 30`.
+# Node is PID 1 and receives SIGTERM itself (exec-form ENTRYPOINT, no shell in between); the
+# service drains and exits 0. Stop it with a timeout above SHUTDOWN_GRACE_MS (default 25 s):
+# `docker stop -t 30`. `docker run --init` is optional: a tiny init becomes PID 1 and forwards
+# signals; it also lets a plain SIGTERM end the short `migrate` and `token` commands, which
+# install no handler (as PID 1 without --init they ignore it until `docker stop` kills them).
+#
+# Build arguments: NODE_IMAGE (base of every stage), NPM_CONFIG_REGISTRY (an npm mirror),
+# VERSION (shown by /health), REVISION, SOURCE, CREATED (OCI labels).
 
 # Every stage starts from this image, so a mirror or air-gapped registry can be named.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # --- Stage 1: the web UI as static files ------------------------------------------------
 FROM ${NODE_IMAGE} AS web
+ARG NPM_CONFIG_REGISTRY
 WORKDIR /build
 # Manifests first: the install layer is reused until a package.json or the lock changes.
 COPY package.json package-lock.json .npmrc tsconfig.json ./
@@ -32,6 +38,7 @@ RUN npm run build -w web
 
 # --- Stage 2: the service's production dependencies only --------------------------------
 FROM ${NODE_IMAGE} AS deps
+ARG NPM_CONFIG_REGISTRY
 WORKDIR /build
 COPY package.json package-lock.json .npmrc ./
 COPY service/package.json service/

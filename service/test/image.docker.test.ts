@@ -3,9 +3,9 @@
 // image's `migrate`, then the app container, reached through its port published on loopback.
 // Everything started here is removed afterwards, also when a step fails.
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, POSTGRES_IMAGE, REDIS_IMAGE, removeContainer, uniqueName } from './support/docker.ts';
@@ -35,6 +35,7 @@ const STUB_SLOW_DELAY_MS = 3_000;
 const prefix = uniqueName('chatbot-image-test');
 const tag = `${prefix}:test`;
 const rebuildTag = `${prefix}:rebuild`;
+const contextTag = `${prefix}:context`;
 const network = `${prefix}-net`;
 const names = { pg: `${prefix}-pg`, redis: `${prefix}-redis`, stub: `${prefix}-llm`, app: `${prefix}-app` };
 const buildArgs = {
@@ -206,7 +207,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(containers.map((name) => removeContainer(name)));
   if (networkCreated) await docker(['network', 'rm', network]).catch(() => undefined);
-  for (const image of [tag, rebuildTag]) await docker(['image', 'rm', image]).catch(() => undefined);
+  for (const image of [tag, rebuildTag, contextTag])
+    await docker(['image', 'rm', image]).catch(() => undefined);
   await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 }, 120_000);
 
@@ -516,6 +518,79 @@ describe('the container image', { timeout: 180_000 }, () => {
         expect(text.includes(secret), `a secret value in ${where}`).toBe(false);
       expect(text, where).not.toMatch(/PRIVATE KEY|PASSWORD=|_KEY=|DATABASE_URL=|REDIS_URL=/);
     }
+  });
+
+  it('.dockerignore keeps dependencies, git, tests, build output, local state and secrets out of the context', async () => {
+    const context = await mkdtemp(join(tmpdir(), 'chatbot-image-context-'));
+    tempDirs.push(context);
+    await copyBuildContext(REPO_ROOT, context);
+    const canary = randomBytes(12).toString('hex');
+    const strays = [
+      '.env',
+      '.env.production',
+      'web/.env.local',
+      'service/.env',
+      '.git/config',
+      'node_modules/canary/index.js',
+      'web/node_modules/canary/index.js',
+      'web/dist/index.html',
+      'service/coverage/index.html',
+      '.pulumi-state/stacks/dev.json',
+      'infra/Pulumi.dev.yaml',
+      'infra/index.ts',
+      'service/test/stray.test.ts',
+      'web/src/stray.test.tsx',
+      'service/src/jwt-private.pem',
+    ];
+    for (const path of strays) {
+      await mkdir(dirname(join(context, path)), { recursive: true });
+      await writeFile(join(context, path), `canary ${canary}\n`);
+    }
+    // A Dockerfile outside the context that copies the whole context: what reaches the builder.
+    const dockerfile = join(context, '..', `${basename(context)}.Dockerfile`);
+    tempDirs.push(dockerfile);
+    await writeFile(dockerfile, `FROM ${NODE_IMAGE}\nCOPY . /context\n`);
+    await dockerOk(['build', '--progress=plain', '--tag', contextTag, '--file', dockerfile, context], {
+      timeoutMs: 300_000,
+    });
+    const listing = (
+      await dockerOk(['run', '--rm', '--entrypoint', 'find', contextTag, '/context', '-type', 'f'])
+    )
+      .split('\n')
+      .map((line) => line.replace('/context/', ''))
+      .sort();
+
+    expect(listing).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'package-lock.json',
+        '.npmrc',
+        'service/package.json',
+        'service/src/main.ts',
+        'service/drizzle/meta/_journal.json',
+        'web/package.json',
+        'infra/package.json',
+      ]),
+    );
+    expect(listing.filter((path) => strays.includes(path))).toEqual([]);
+    expect(
+      listing.filter((path) =>
+        /(^|\/)(node_modules|\.git|test|tests|dist|coverage|\.pulumi-state)\//.test(path),
+      ),
+    ).toEqual([]);
+    // grep exits 1 when no file holds the canary.
+    const grep = await dockerRun([
+      'run',
+      '--rm',
+      '--entrypoint',
+      'grep',
+      contextTag,
+      '-rl',
+      canary,
+      '/context',
+    ]);
+    expect(grep.stdout).toBe('');
+    expect(grep.code).toBe(1);
   });
 
   it('rebuilds after a change to one service source file without reinstalling dependencies', async () => {
