@@ -8,9 +8,11 @@ import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 import authPlugin from './plugins/auth.ts';
 import errorsPlugin from './plugins/errors.ts';
+import metricsPlugin from './plugins/metrics.ts';
 import servicesPlugin from './plugins/services.ts';
 import healthRoutes from './routes/health.ts';
 import meRoutes from './routes/me.ts';
+import openAiRoutes from './routes/openai.ts';
 import sessionRoutes from './routes/sessions.ts';
 import tenantRoutes from './routes/tenants.ts';
 import tokenRoutes from './routes/tokens.ts';
@@ -98,6 +100,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     });
   }
 
+  await app.register(metricsPlugin);
   await app.register(servicesPlugin, { config });
   await app.register(healthRoutes, { version: options.version ?? process.env.APP_VERSION ?? 'dev' });
   await app.register(
@@ -108,6 +111,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
       await v1.register(tokenRoutes);
       await v1.register(sessionRoutes);
       await v1.register(usageRoutes);
+      await v1.register(openAiRoutes);
     },
     { prefix: '/v1' },
   );

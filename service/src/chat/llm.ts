@@ -2,7 +2,7 @@
 // endpoint). The SDK retries 429/5xx/connection errors with backoff before any output; the
 // fallback models are asked in turn when a model fails.
 import OpenAI from 'openai';
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AppError } from '../errors.ts';
 
 export type ChatMessage = { role: 'system' | 'user' | 'assistant'; content: string };
@@ -89,7 +89,94 @@ export function createLlm(options: LlmOptions) {
     throw providerError(lastError);
   }
 
-  return { complete, clientFor };
+  /**
+   * Streams a completion, calling `onDelta` with each piece as it arrives. Fallback models
+   * are asked only while nothing has been received; LLM_TIMEOUT_MS bounds the wait for the
+   * first byte and between pieces. On failure the error carries what arrived (`partial`).
+   */
+  async function stream(
+    request: CompletionRequest,
+    onDelta: (piece: string, chunk: ChatCompletionChunk) => void,
+  ): Promise<CompletionResult> {
+    const client = clientFor(request.apiKey);
+    let content = '';
+    let received = false;
+    let lastError: unknown;
+    let timedOut = false;
+    for (const model of request.models) {
+      // One controller per attempt: the caller's signal, or LLM_TIMEOUT_MS without a byte.
+      const attempt = new AbortController();
+      const onOuterAbort = () => attempt.abort(request.signal?.reason);
+      request.signal?.addEventListener('abort', onOuterAbort, { once: true });
+      let timer: NodeJS.Timeout | undefined;
+      timedOut = false;
+      const arm = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+          timedOut = true;
+          attempt.abort(new Error('idle timeout'));
+        }, options.timeoutMs);
+      };
+      try {
+        // Until the response starts, the SDK's own per-attempt timeout (LLM_TIMEOUT_MS) and
+        // retries apply; from then on, LLM_TIMEOUT_MS between pieces.
+        const chunks = await client.chat.completions.create(
+          {
+            model,
+            messages: request.messages as ChatCompletionMessageParam[],
+            max_tokens: request.maxTokens,
+            stream: true,
+            stream_options: { include_usage: true },
+            ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+            ...(request.topP === undefined ? {} : { top_p: request.topP }),
+            ...(request.stop === undefined ? {} : { stop: request.stop }),
+          },
+          { signal: attempt.signal },
+        );
+        arm();
+        let usage: CompletionResult['usage'];
+        let finishReason: string | null = null;
+        let servedModel = model;
+        for await (const chunk of chunks) {
+          arm();
+          received = true;
+          if (chunk.model) servedModel = chunk.model;
+          if (chunk.usage) {
+            usage = {
+              promptTokens: chunk.usage.prompt_tokens,
+              completionTokens: chunk.usage.completion_tokens,
+            };
+          }
+          const choice = chunk.choices[0];
+          if (choice?.finish_reason) finishReason = choice.finish_reason;
+          const piece = choice?.delta?.content ?? '';
+          content += piece;
+          onDelta(piece, chunk);
+        }
+        // The SDK ends the iteration quietly when its signal aborts: an abort is not an answer.
+        if (attempt.signal.aborted) throw attempt.signal.reason ?? new Error('aborted');
+        return { content, model: servedModel, usage, finishReason };
+      } catch (error) {
+        lastError = error;
+        // Once output arrived, or the client left, no other model is asked.
+        if (received || request.signal?.aborted === true) break;
+      } finally {
+        clearTimeout(timer);
+        request.signal?.removeEventListener('abort', onOuterAbort);
+      }
+    }
+    const failure =
+      request.signal?.aborted === true
+        ? new AppError('upstream_error', 'the client went away', { cause: lastError })
+        : timedOut
+          ? new AppError('upstream_timeout', 'the model provider did not answer in time', {
+              cause: lastError,
+            })
+          : providerError(lastError);
+    throw Object.assign(failure, { partial: content });
+  }
+
+  return { complete, stream, clientFor };
 }
 
 export type Llm = ReturnType<typeof createLlm>;
@@ -103,6 +190,12 @@ export function providerError(error: unknown): AppError {
   const status =
     error instanceof OpenAI.APIError && error.status !== undefined ? ` (status ${error.status})` : '';
   return new AppError('upstream_error', `the model provider failed${status}`, { cause: error });
+}
+
+/** What arrived of a stream before it failed. */
+export function partialOf(error: unknown): string {
+  const partial = (error as { partial?: unknown } | null)?.partial;
+  return typeof partial === 'string' ? partial : '';
 }
 
 /** API.md's estimate of a context's prompt tokens: characters / 4, rounded up. */

@@ -1,13 +1,22 @@
-// A chat turn: the session's history and the tenant's system prompt form the context;
-// the user message is stored before the model call; the assistant message is stored
-// complete, or failed when the provider fails.
+// A chat turn: the session's history and the tenant's system prompt form the context; the
+// request is admitted by the rate limiter (tokens reserved: context / 4 + max output) and
+// the user message stored before the model call; the assistant message is stored complete,
+// or failed when the provider fails; the reservation is then settled to the real usage.
 import type { FastifyBaseLogger } from 'fastify';
 import type { MessageRow, TenantRow } from '../db/schema.ts';
 import { AppError, forbidden, notFound } from '../errors.ts';
 import type { Role } from '../lib/jwt.ts';
 import { checkRequestedModel, resolveSettings, type TenantSettings } from '../lib/settings.ts';
 import { providerKeyFor, type Services } from '../plugins/services.ts';
-import { providerError, type ChatMessage } from './llm.ts';
+import type { NewAssistantMessage } from '../repositories/sessions.ts';
+import {
+  estimatePromptTokens,
+  partialOf,
+  providerError,
+  type ChatMessage,
+  type CompletionResult,
+} from './llm.ts';
+import type { Reservation } from './rate-limit.ts';
 
 /** Earlier messages sent to the model with each turn. */
 export const HISTORY_LIMIT = 50;
@@ -30,45 +39,121 @@ export async function prepareTurn(
   services: Services,
   caller: TurnCaller,
   requestedModel: string | undefined,
+  param = 'model',
 ): Promise<PreparedTurn> {
   const tenant = await services.tenants.get(caller.tenantId);
   if (tenant === undefined)
     throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
   const settings = resolveSettings(tenant.settings, services.settingsDefaults);
   const model = requestedModel ?? settings.model;
-  checkRequestedModel(settings, model);
+  checkRequestedModel(settings, model, param);
   const apiKey = providerKeyFor(services, tenant.providerKeyEncrypted);
   const models = [model, ...settings.fallbackModels.filter((m) => m !== model)];
   return { tenant, settings, models, apiKey };
 }
 
-/** Stores the user message and returns the model's context; 404/403 when the session is not the caller's. */
+export interface StartedTurn {
+  userMessage: MessageRow;
+  placeholder: MessageRow | undefined;
+  context: ChatMessage[];
+  reservation: Reservation;
+}
+
+/** Admits the turn and stores the user message; 404/403 when the session is not the caller's. */
 export async function startTurn(
   services: Services,
   caller: TurnCaller,
-  sessionId: string,
-  content: string,
-  settings: TenantSettings,
-): Promise<{ userMessage: MessageRow; context: ChatMessage[] }> {
-  const started = await services.sessions.startTurn({
+  input: { sessionId: string; content: string; prepared: PreparedTurn; placeholder: boolean },
+): Promise<StartedTurn> {
+  const { settings } = input.prepared;
+  const contextOf = (history: MessageRow[]): ChatMessage[] => {
+    const context: ChatMessage[] = [];
+    if (settings.systemPrompt !== '') context.push({ role: 'system', content: settings.systemPrompt });
+    for (const m of history) context.push({ role: m.role, content: m.content });
+    context.push({ role: 'user', content: input.content });
+    return context;
+  };
+  const started = await services.sessions.beginTurn({
     tenantId: caller.tenantId,
-    sessionId,
+    sessionId: input.sessionId,
     userId: caller.userId,
-    content,
+    content: input.content,
     historyLimit: HISTORY_LIMIT,
+    placeholder: input.placeholder,
+    admit: (history) =>
+      services.limiter.reserve(
+        caller.tenantId,
+        settings.rateLimit,
+        estimatePromptTokens(contextOf(history)) + settings.maxOutputTokens,
+      ),
   });
   if (started === undefined) {
-    const session = await services.sessions.get({ tenantId: caller.tenantId, id: sessionId });
+    const session = await services.sessions.get({ tenantId: caller.tenantId, id: input.sessionId });
     if (session !== undefined && caller.role === 'tenant_admin') {
       throw forbidden('only the owner of a session may send messages in it');
     }
     throw notFound('session');
   }
-  const context: ChatMessage[] = [];
-  if (settings.systemPrompt !== '') context.push({ role: 'system', content: settings.systemPrompt });
-  for (const m of started.history) context.push({ role: m.role, content: m.content });
-  context.push({ role: 'user', content });
-  return { userMessage: started.userMessage, context };
+  return {
+    userMessage: started.userMessage,
+    placeholder: started.placeholder,
+    context: contextOf(started.history),
+    reservation: started.admitted,
+  };
+}
+
+/** Usage as the provider reported it, else API.md's estimate. */
+export function usageOf(context: ChatMessage[], content: string, result?: CompletionResult) {
+  return (
+    result?.usage ?? {
+      promptTokens: estimatePromptTokens(context),
+      completionTokens: Math.ceil(content.length / 4),
+    }
+  );
+}
+
+/** Settles the reservation to the tokens really used and records provider metrics. */
+export async function settleTurn(
+  services: Services,
+  log: FastifyBaseLogger,
+  tenantId: string,
+  reservation: Reservation,
+  usage: { promptTokens: number; completionTokens: number },
+): Promise<void> {
+  services.metrics.llmTokens.inc({ type: 'prompt' }, usage.promptTokens);
+  services.metrics.llmTokens.inc({ type: 'completion' }, usage.completionTokens);
+  try {
+    await services.limiter.settle(tenantId, reservation, usage.promptTokens + usage.completionTokens);
+  } catch (error) {
+    log.warn({ err: error }, 'could not settle a rate-limit reservation; it expires with the window');
+  }
+}
+
+function observeLlm(services: Services, model: string, outcome: string, startedAt: number) {
+  services.metrics.llmDuration.observe({ model, outcome }, (performance.now() - startedAt) / 1000);
+}
+
+async function storeReply(
+  services: Services,
+  caller: TurnCaller,
+  sessionId: string,
+  placeholder: MessageRow | undefined,
+  reply: NewAssistantMessage,
+): Promise<MessageRow> {
+  const row = await services.sessions.finishTurn({
+    tenantId: caller.tenantId,
+    sessionId,
+    ...(placeholder === undefined ? {} : { messageId: placeholder.id }),
+    reply,
+  });
+  if (row === undefined) throw notFound('session'); // deleted while the model answered
+  return row;
+}
+
+export interface TurnResult {
+  message: MessageRow;
+  reply: MessageRow;
+  rateLimitHeaders: Record<string, string>;
 }
 
 /** A whole non-streaming turn. */
@@ -77,38 +162,25 @@ export async function runTurn(
   log: FastifyBaseLogger,
   caller: TurnCaller,
   input: { sessionId: string; content: string; model?: string },
-): Promise<{ message: MessageRow; reply: MessageRow }> {
+): Promise<TurnResult> {
   const prepared = await prepareTurn(services, caller, input.model);
-  const { userMessage, context } = await startTurn(
-    services,
-    caller,
-    input.sessionId,
-    input.content,
-    prepared.settings,
-  );
-  const finish = (reply: Parameters<Services['sessions']['finishTurn']>[0]['reply']) =>
-    services.sessions.finishTurn({ tenantId: caller.tenantId, sessionId: input.sessionId, reply });
-
+  const started = await startTurn(services, caller, { ...input, prepared, placeholder: false });
+  const { context, reservation } = started;
+  const t0 = performance.now();
+  let result: CompletionResult;
   try {
-    const result = await services.llm.complete({
+    result = await services.llm.complete({
       apiKey: prepared.apiKey,
       models: prepared.models,
       messages: context,
       maxTokens: prepared.settings.maxOutputTokens,
     });
-    const reply = await finish({
-      content: result.content,
-      status: 'complete',
-      model: result.model,
-      promptTokens: result.usage?.promptTokens ?? null,
-      completionTokens: result.usage?.completionTokens ?? null,
-      error: null,
-    });
-    return { message: userMessage, reply };
   } catch (error) {
     const failure = providerError(error);
+    observeLlm(services, prepared.models[0]!, failure.code, t0);
     log.warn({ err: error, code: failure.code }, 'model call failed');
-    await finish({
+    await settleTurn(services, log, caller.tenantId, reservation, { promptTokens: 0, completionTokens: 0 });
+    await storeReply(services, caller, input.sessionId, undefined, {
       content: '',
       status: 'failed',
       model: prepared.models[0] ?? null,
@@ -116,6 +188,99 @@ export async function runTurn(
       completionTokens: null,
       error: failure.code,
     });
-    throw failure;
+    throw Object.assign(failure, { headers: { ...reservation.headers, ...failure.headers } });
+  }
+  observeLlm(services, result.model, 'ok', t0);
+  const usage = usageOf(context, result.content, result);
+  await settleTurn(services, log, caller.tenantId, reservation, usage);
+  const reply = await storeReply(services, caller, input.sessionId, undefined, {
+    content: result.content,
+    status: 'complete',
+    model: result.model,
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+    error: null,
+  });
+  return { message: started.userMessage, reply, rateLimitHeaders: reservation.headers };
+}
+
+export interface TurnEvents {
+  delta(piece: string): void;
+}
+
+/**
+ * Streams the model's answer of a started turn; stores the placeholder as complete, or as
+ * failed with whatever arrived (provider error, timeout, or the client going away).
+ */
+export async function streamStartedTurn(
+  services: Services,
+  log: FastifyBaseLogger,
+  caller: TurnCaller,
+  input: {
+    sessionId: string;
+    prepared: PreparedTurn;
+    started: StartedTurn;
+    signal: AbortSignal;
+    events: TurnEvents;
+  },
+): Promise<{ reply: MessageRow; failure?: AppError }> {
+  const { prepared, started } = input;
+  const t0 = performance.now();
+  let firstPiece = true;
+  try {
+    const result = await services.llm.stream(
+      {
+        apiKey: prepared.apiKey,
+        models: prepared.models,
+        messages: started.context,
+        maxTokens: prepared.settings.maxOutputTokens,
+        signal: input.signal,
+      },
+      (piece) => {
+        if (piece === '') return;
+        if (firstPiece) {
+          firstPiece = false;
+          services.metrics.llmTimeToFirstToken.observe(
+            { model: prepared.models[0]! },
+            (performance.now() - t0) / 1000,
+          );
+        }
+        input.events.delta(piece);
+      },
+    );
+    observeLlm(services, result.model, 'ok', t0);
+    const usage = usageOf(started.context, result.content, result);
+    await settleTurn(services, log, caller.tenantId, started.reservation, usage);
+    const reply = await storeReply(services, caller, input.sessionId, started.placeholder, {
+      content: result.content,
+      status: 'complete',
+      model: result.model,
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      error: null,
+    });
+    return { reply };
+  } catch (error) {
+    const failure = error instanceof AppError ? error : providerError(error);
+    const partial = partialOf(error);
+    observeLlm(services, prepared.models[0]!, input.signal.aborted ? 'aborted' : failure.code, t0);
+    log.warn({ err: error, code: failure.code, aborted: input.signal.aborted }, 'streamed model call failed');
+    const usage = usageOf(started.context, partial);
+    await settleTurn(
+      services,
+      log,
+      caller.tenantId,
+      started.reservation,
+      partial === '' ? { promptTokens: 0, completionTokens: 0 } : usage,
+    );
+    const reply = await storeReply(services, caller, input.sessionId, started.placeholder, {
+      content: partial,
+      status: 'failed',
+      model: prepared.models[0] ?? null,
+      promptTokens: partial === '' ? null : usage.promptTokens,
+      completionTokens: partial === '' ? null : usage.completionTokens,
+      error: failure.code,
+    });
+    return { reply, failure };
   }
 }

@@ -149,8 +149,32 @@ export const usageDaily = pgTable(
   (t) => [primaryKey({ columns: [t.tenantId, t.day] }), tenantIsolation('usage_daily')],
 ).enableRLS();
 
+/** Idempotency-Key records of POST message: the first completed result, for 24 hours. */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    userId: text('user_id').notNull(),
+    key: text('key').notNull(),
+    /** SHA-256 of the request (path and body): the same key with another body is a conflict. */
+    requestHash: text('request_hash').notNull(),
+    state: text('state', { enum: ['pending', 'complete'] }).notNull(),
+    response: jsonb('response'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.tenantId, t.userId, t.key] }),
+    index('idempotency_keys_created_idx').on(t.tenantId, t.createdAt),
+    tenantIsolation('idempotency_keys'),
+  ],
+).enableRLS();
+
 export type TenantRow = InferSelectModel<typeof tenants>;
 export type ApiKeyRow = InferSelectModel<typeof apiKeys>;
 export type SessionRow = InferSelectModel<typeof sessions>;
 export type MessageRow = InferSelectModel<typeof messages>;
 export type UsageDailyRow = InferSelectModel<typeof usageDaily>;
+export type IdempotencyKeyRow = InferSelectModel<typeof idempotencyKeys>;

@@ -4,13 +4,16 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
 import { createLlm, type Llm } from '../chat/llm.ts';
+import { createRateLimiter, type RateLimiter } from '../chat/rate-limit.ts';
 import type { Config } from '../config.ts';
 import { createDatabase, type Database } from '../db/client.ts';
 import { AppError } from '../errors.ts';
 import { Fernet } from '../lib/fernet.ts';
 import { createTokenSigner, createTokenVerifier } from '../lib/jwt.ts';
 import type { SettingsDefaults } from '../lib/settings.ts';
+import type { Metrics } from './metrics.ts';
 import { createApiKeysRepository, type ApiKeysRepository } from '../repositories/api-keys.ts';
+import { createIdempotencyRepository, type IdempotencyRepository } from '../repositories/idempotency.ts';
 import { createSessionsRepository, type SessionsRepository } from '../repositories/sessions.ts';
 import { createTenantsRepository, type TenantsRepository } from '../repositories/tenants.ts';
 import { createUsageRepository } from '../repositories/usage.ts';
@@ -28,6 +31,9 @@ export interface Services {
   apiKeys: ApiKeysRepository;
   sessions: SessionsRepository;
   usage: ReturnType<typeof createUsageRepository>;
+  idempotency: IdempotencyRepository;
+  limiter: RateLimiter;
+  metrics: Metrics;
 }
 
 declare module 'fastify' {
@@ -85,6 +91,13 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
     apiKeys: createApiKeysRepository({ database }),
     sessions: createSessionsRepository({ database }),
     usage: createUsageRepository({ database }),
+    idempotency: createIdempotencyRepository({ database }),
+    limiter: createRateLimiter({
+      redis,
+      windowSeconds: config.rateLimitWindowSeconds,
+      onRefusal: (limit) => app.metrics.rateLimitRefusals.inc({ limit }),
+    }),
+    metrics: app.metrics,
   };
   app.decorate('services', services);
 
@@ -113,4 +126,4 @@ export function providerKeyFor(services: Services, providerKeyEncrypted: string 
   return services.config.openrouterApiKey;
 }
 
-export default fp(servicesPlugin, { name: 'services' });
+export default fp(servicesPlugin, { name: 'services', dependencies: ['metrics'] });

@@ -96,17 +96,23 @@ export function createSessionsRepository(deps: { database: Database }) {
   }
 
   /**
-   * Stores the user's message and returns the session's earlier conversation (complete
-   * messages, oldest first, at most `historyLimit`), in one transaction. Undefined when
-   * the session is not the caller's.
+   * Starts a turn in one transaction: checks the session is the caller's, reads its
+   * conversation (complete messages, oldest first, at most `historyLimit`), lets `admit`
+   * see it (the rate limiter reserves here; throwing rolls everything back), then stores
+   * the user message, and with `placeholder` an assistant message in state `streaming`.
+   * Undefined when the session is not the caller's.
    */
-  async function startTurn(input: {
+  async function beginTurn<A>(input: {
     tenantId: string;
     sessionId: string;
     userId: string;
     content: string;
     historyLimit: number;
-  }): Promise<{ userMessage: MessageRow; history: MessageRow[] } | undefined> {
+    placeholder: boolean;
+    admit: (history: MessageRow[]) => Promise<A>;
+  }): Promise<
+    { userMessage: MessageRow; history: MessageRow[]; admitted: A; placeholder?: MessageRow } | undefined
+  > {
     const { tenantId, sessionId, userId, content } = input;
     return database.withTenant(tenantId, async (tx) => {
       const [session] = await tx
@@ -118,48 +124,68 @@ export function createSessionsRepository(deps: { database: Database }) {
         .where(and(eq(sessions.tenantId, tenantId), eq(sessions.id, sessionId), eq(sessions.userId, userId)))
         .returning({ id: sessions.id });
       if (session === undefined) return undefined;
-      const history = await tx
-        .select()
-        .from(messages)
-        .where(
-          and(
-            eq(messages.tenantId, tenantId),
-            eq(messages.sessionId, sessionId),
-            eq(messages.status, 'complete'),
-          ),
-        )
-        .orderBy(desc(messages.seq))
-        .limit(input.historyLimit);
-      const [userMessage] = await tx
+      const history = (
+        await tx
+          .select()
+          .from(messages)
+          .where(
+            and(
+              eq(messages.tenantId, tenantId),
+              eq(messages.sessionId, sessionId),
+              eq(messages.status, 'complete'),
+            ),
+          )
+          .orderBy(desc(messages.seq))
+          .limit(input.historyLimit)
+      ).reverse();
+      const admitted = await input.admit(history);
+      const rows = await tx
         .insert(messages)
-        .values({ tenantId, sessionId, role: 'user', content, status: 'complete' })
+        .values([
+          { tenantId, sessionId, role: 'user' as const, content, status: 'complete' as const },
+          ...(input.placeholder
+            ? [{ tenantId, sessionId, role: 'assistant' as const, content: '', status: 'streaming' as const }]
+            : []),
+        ])
         .returning();
-      return { userMessage: userMessage!, history: history.reverse() };
+      rows.sort((x, y) => x.seq - y.seq);
+      return { userMessage: rows[0]!, history, admitted, ...(rows[1] ? { placeholder: rows[1] } : {}) };
     });
   }
 
-  /** Stores the assistant's message and counts the turn's usage, in one transaction. */
+  /**
+   * Stores the assistant's message (a new row, or the streaming placeholder `messageId`)
+   * and counts the turn's usage, in one transaction.
+   */
   async function finishTurn(input: {
     tenantId: string;
     sessionId: string;
+    messageId?: string;
     reply: NewAssistantMessage;
-  }): Promise<MessageRow> {
+  }): Promise<MessageRow | undefined> {
     const { tenantId, sessionId, reply } = input;
     return database.withTenant(tenantId, async (tx) => {
-      const [row] = await tx
-        .insert(messages)
-        .values({ tenantId, sessionId, role: 'assistant', ...reply })
-        .returning();
+      const [row] =
+        input.messageId === undefined
+          ? await tx
+              .insert(messages)
+              .values({ tenantId, sessionId, role: 'assistant', ...reply })
+              .returning()
+          : await tx
+              .update(messages)
+              .set(reply)
+              .where(and(eq(messages.tenantId, tenantId), eq(messages.id, input.messageId)))
+              .returning();
       await recordUsage(tx, {
         tenantId,
         promptTokens: reply.promptTokens ?? 0,
         completionTokens: reply.completionTokens ?? 0,
       });
-      return row!;
+      return row;
     });
   }
 
-  return { create, list, get, remove, listMessages, startTurn, finishTurn };
+  return { create, list, get, remove, listMessages, beginTurn, finishTurn };
 }
 
 /** Adds one request and its tokens to the tenant's usage of the current UTC day. */

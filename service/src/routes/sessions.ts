@@ -2,13 +2,31 @@
 // and delete any session of the tenant; only the owner sends messages.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { runTurn } from '../chat/turn.ts';
+import { requestHash, runIdempotent } from '../chat/idempotency.ts';
+import { prepareTurn, runTurn, startTurn, streamStartedTurn } from '../chat/turn.ts';
+import type { AppError } from '../errors.ts';
+import { openEventStream } from '../lib/sse.ts';
+import type { MessageView } from '../lib/present.ts';
 import { forbidden, notFound } from '../errors.ts';
 import { chatCaller } from '../lib/access.ts';
 import { decodeCursor, ListQuery, page, parseLimit } from '../lib/pagination.ts';
 import { presentMessage, presentSession } from '../lib/present.ts';
 import { errorResponses, IdParams, page as pageOf } from '../schemas/common.ts';
 import { CreateSessionBody, Message, SendMessageBody, Session, Turn } from '../schemas/sessions.ts';
+
+interface TurnView {
+  message: MessageView;
+  reply: MessageView;
+}
+
+/** A streamed turn that failed after its stream began (the client got `event: error`). */
+class StreamFailed extends Error {
+  readonly failure: AppError;
+  constructor(failure: AppError) {
+    super(failure.message);
+    this.failure = failure;
+  }
+}
 
 const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { services } = app;
@@ -109,16 +127,94 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/sessions/:id/messages',
-    { schema: { params: IdParams, body: SendMessageBody, response: { 201: Turn, ...errorResponses } } },
+    {
+      schema: {
+        params: IdParams,
+        body: SendMessageBody,
+        headers: Type.Object({
+          'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        }),
+        response: { 201: Turn, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const caller = chatCaller(request.principal);
+      const sessionId = request.params.id;
       const { content, model } = request.body;
-      const { message, reply: assistant } = await runTurn(services, request.log, caller, {
-        sessionId: request.params.id,
-        content,
-        ...(model === undefined ? {} : { model }),
-      });
-      return reply.code(201).send({ message: presentMessage(message), reply: presentMessage(assistant) });
+      const stream = request.body.stream ?? (request.headers.accept ?? '').includes('text/event-stream');
+      const key = request.headers['idempotency-key'];
+      const scope = key === undefined ? undefined : { tenantId: caller.tenantId, userId: caller.userId, key };
+      const hash = requestHash({ sessionId, content, model: model ?? null, stream });
+      const waitMs = services.config.llmTimeoutMs * 3 + 30_000;
+
+      if (!stream) {
+        const work = async () => {
+          const turn = await runTurn(services, request.log, caller, {
+            sessionId,
+            content,
+            ...(model ? { model } : {}),
+          });
+          reply.headers(turn.rateLimitHeaders);
+          return { message: presentMessage(turn.message), reply: presentMessage(turn.reply) };
+        };
+        if (scope === undefined) return reply.code(201).send(await work());
+        const outcome = await runIdempotent(services.idempotency, scope, hash, work, { waitMs });
+        return reply.code(201).send(outcome.result);
+      }
+
+      // Streaming: refusals (validation, auth, limits, a missing session) come before the stream.
+      const streamTurn = async (): Promise<TurnView> => {
+        const prepared = await prepareTurn(services, caller, model);
+        const started = await startTurn(services, caller, {
+          sessionId,
+          content,
+          prepared,
+          placeholder: true,
+        });
+        const events = openEventStream(reply, started.reservation.headers);
+        services.metrics.openStreams.inc();
+        try {
+          events.send('message', presentMessage(started.userMessage));
+          const { reply: stored, failure } = await streamStartedTurn(services, request.log, caller, {
+            sessionId,
+            prepared,
+            started,
+            signal: events.signal,
+            events: { delta: (piece) => events.send('delta', { content: piece }) },
+          });
+          if (failure !== undefined) {
+            events.send('error', { code: failure.code, message: failure.message });
+            throw new StreamFailed(failure);
+          }
+          const view = { message: presentMessage(started.userMessage), reply: presentMessage(stored) };
+          events.send('done', view.reply);
+          return view;
+        } finally {
+          events.end();
+          services.metrics.openStreams.dec();
+        }
+      };
+
+      try {
+        if (scope === undefined) {
+          await streamTurn();
+          return reply;
+        }
+        const outcome = await runIdempotent(services.idempotency, scope, hash, streamTurn, { waitMs });
+        if (outcome.replayed) {
+          const events = openEventStream(reply);
+          events.send('message', outcome.result.message);
+          if (outcome.result.reply.content !== '')
+            events.send('delta', { content: outcome.result.reply.content });
+          events.send('done', outcome.result.reply);
+          events.end();
+        }
+        return reply;
+      } catch (error) {
+        // The stream already told the client; the failed reply is stored.
+        if (error instanceof StreamFailed) return reply;
+        throw error;
+      }
     },
   );
 };

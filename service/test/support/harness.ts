@@ -198,3 +198,86 @@ export async function startTestService(
     },
   };
 }
+
+/** Reads an event stream: each event with the time it arrived. */
+export async function readEvents(
+  response: Response,
+  onEvent?: (event: { event: string; data: any; at: number }) => void,
+): Promise<{ event: string; data: any; at: number }[]> {
+  const events: { event: string; data: any; at: number }[] = [];
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) !== -1) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) event = line.slice(7);
+        else if (line.startsWith('data: ')) data.push(line.slice(6));
+      }
+      if (data.length === 0) continue;
+      const text = data.join('\n');
+      const parsed = { event, data: text === '[DONE]' ? text : JSON.parse(text), at: performance.now() };
+      events.push(parsed);
+      onEvent?.(parsed);
+    }
+  }
+  return events;
+}
+
+export interface ServiceProcess {
+  url: string;
+  child: import('node:child_process').ChildProcess;
+  logs: string[];
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** The service as a real process (`node src/main.ts`), on a port the OS picks. */
+export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
+  const { spawn } = await import('node:child_process');
+  const main = new URL('../../src/main.ts', import.meta.url).pathname;
+  const child = spawn(process.execPath, [main], {
+    env: { PATH: process.env.PATH ?? '', ...env, API_HOST: '127.0.0.1', API_PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (text: string) => {
+      buffered += text;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        logs.push(line);
+        const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
+        if (match) resolve(match[1]!);
+      }
+    });
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (text: string) => logs.push(text));
+    void exited.then((code) =>
+      reject(new Error(`service exited with ${code} before listening:\n${logs.join('\n')}`)),
+    );
+  });
+  return {
+    url,
+    child,
+    logs,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}

@@ -145,12 +145,14 @@ export async function startLlmStub(
         choices: [{ index: 0, delta, finish_reason: finishReason }],
       });
     chunk({ role: 'assistant', content: '' }, null);
-    for (const piece of chunks) {
-      if (delayMs > 0) await sleep(delayMs);
+    for (const [i, piece] of chunks.entries()) {
+      const pause = (behavior.kind === 'reply' ? behavior.delaysMs?.[i] : undefined) ?? delayMs;
+      if (pause > 0) await sleep(pause);
       if (res.destroyed) return;
       chunk({ content: piece }, null);
     }
     if (behavior.kind === 'drop') {
+      await sleep(50);
       res.destroy();
       return;
     }

@@ -1,0 +1,88 @@
+// Prometheus metrics (prom-client) on GET /metrics, for the private network only: a
+// request that came through the proxy (X-Forwarded-For) is answered 404.
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const metrics = {
+    registry,
+    httpRequests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by method, route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency by method, route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    llmDuration: new Histogram({
+      name: 'llm_request_duration_seconds',
+      help: 'Model provider call latency by model and outcome',
+      labelNames: ['model', 'outcome'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    llmTimeToFirstToken: new Histogram({
+      name: 'llm_time_to_first_token_seconds',
+      help: 'Time from the provider call to the first streamed piece',
+      labelNames: ['model'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    llmTokens: new Counter({
+      name: 'llm_tokens_total',
+      help: 'Tokens used, by type (prompt or completion)',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
+    rateLimitRefusals: new Counter({
+      name: 'rate_limit_refusals_total',
+      help: 'Requests refused by the per-tenant limiter, by the budget that was spent',
+      labelNames: ['limit'] as const,
+      registers: [registry],
+    }),
+    openStreams: new Gauge({
+      name: 'sse_streams_open',
+      help: 'Event streams currently open',
+      registers: [registry],
+    }),
+  };
+  return metrics;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics;
+  }
+}
+
+async function metricsPlugin(app: FastifyInstance) {
+  const metrics = createMetrics();
+  app.decorate('metrics', metrics);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    if (route === '/metrics') return;
+    const labels = { method: request.method, route, status: String(reply.statusCode) };
+    metrics.httpRequests.inc(labels);
+    metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+  });
+
+  app.get('/metrics', { logLevel: 'warn' }, async (request, reply) => {
+    if (request.headers['x-forwarded-for'] !== undefined) {
+      return reply.code(404).send({ error: { code: 'not_found', message: 'no route GET /metrics' } });
+    }
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+}
+
+export default fp(metricsPlugin, { name: 'metrics' });
