@@ -365,7 +365,8 @@ export class StackConfigError extends Error {
   }
 }
 
-const DIGEST_REF = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
+/** repository@sha256:<64 hex>: an image pinned by digest. */
+export const DIGEST_REF = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
 const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$/;
 const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
 const CPUS = /^\d+(\.\d+)?$/;

@@ -85,6 +85,7 @@ const migrations = new Migrations('migrations', {
   dockerHost: config.dockerHost,
   containerName: `${config.namePrefix}-migrate`,
   migrationsHash: migrationsHash(),
+  after: [database.container],
 });
 
 const colorImages = Object.fromEntries(

@@ -18,6 +18,8 @@ export interface MigrationsArgs {
   containerName: string;
   /** Hash of the migration files (repo.ts migrationsHash). */
   migrationsHash: string;
+  /** The database container: its healthcheck passed once it exists. */
+  after: pulumi.Input<pulumi.Resource>[];
 }
 
 export const MIGRATE_SCRIPT = [
@@ -54,7 +56,7 @@ export class Migrations extends pulumi.ComponentResource {
         triggers: [args.image, args.migrationsHash],
         logging: 'none',
       },
-      { parent: this, additionalSecretOutputs: ['stdout', 'stderr'] },
+      { parent: this, dependsOn: args.after, additionalSecretOutputs: ['stdout', 'stderr'] },
     );
     this.registerOutputs({});
   }

@@ -1,0 +1,242 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { NGINX_PATHS } from '../nginx-config.ts';
+import {
+  appContainers,
+  envOf,
+  named,
+  ofType,
+  plainStrings,
+  reveal,
+  runStack,
+  STACKS,
+  T,
+  TEST_SECRETS,
+  type RunResult,
+  type StackName,
+} from './support/stack.ts';
+
+/** API.md, "Configuration (environment)": the contract the app's environment follows. */
+const API_ENVIRONMENT = [
+  'ENVIRONMENT',
+  'LOG_LEVEL',
+  'API_HOST',
+  'API_PORT',
+  'DATABASE_URL',
+  'DB_POOL_SIZE',
+  'DB_MAX_OVERFLOW',
+  'REDIS_URL',
+  'CACHE_TTL_SECONDS',
+  'DISABLE_AUTH',
+  'JWT_PUBLIC_KEY',
+  'JWT_PRIVATE_KEY',
+  'JWT_ISSUER',
+  'JWT_AUDIENCE',
+  'FERNET_KEY',
+  'OPENROUTER_API_KEY',
+  'OPENROUTER_BASE_URL',
+  'DEFAULT_MODEL',
+  'LLM_TIMEOUT_MS',
+  'CORS_ORIGINS',
+  'ALLOWED_HOSTS',
+  'DEFAULT_RATE_LIMIT_RPM',
+  'DEFAULT_RATE_LIMIT_TPM',
+  'RATE_LIMIT_WINDOW_SECONDS',
+  'SHUTDOWN_GRACE_MS',
+  'WEB_ROOT',
+];
+/** Unset unless configured (issuer, audience, CORS), or for local development only (WEB_ROOT). */
+const OPTIONAL = ['JWT_ISSUER', 'JWT_AUDIENCE', 'CORS_ORIGINS', 'WEB_ROOT'];
+
+const runs = {} as Record<StackName, RunResult>;
+/** The same stacks with green active, and with every command slow to finish. */
+const greenRuns = {} as Record<StackName, RunResult>;
+const slowRuns = {} as Record<StackName, RunResult>;
+
+beforeAll(async () => {
+  await Promise.all(
+    STACKS.map(async (stack) => {
+      runs[stack] = await runStack(stack);
+      greenRuns[stack] = await runStack(stack, { config: { activeColor: 'green' } });
+      slowRuns[stack] = await runStack(stack, { delays: { [T.command]: 150 } });
+    }),
+  );
+  for (const r of [...Object.values(runs), ...Object.values(greenRuns), ...Object.values(slowRuns)]) {
+    expect(r.error).toBeUndefined();
+  }
+});
+
+/** What the secret generators produced (in every form the program may carry it). */
+function generatedSecrets(result: RunResult): { resource: string; values: string[] }[] {
+  const generators = result.resources.filter(
+    (r) => r.type.startsWith('random:') || r.type === 'tls:index/privateKey:PrivateKey',
+  );
+  return generators.map((r) => {
+    const values: string[] = [];
+    for (const value of Object.values(r.outputs)) {
+      if (value === null || typeof value !== 'object' || !('__secret' in value)) continue;
+      const plain = String((value as { __secret: unknown }).__secret);
+      if (plain.includes('-----BEGIN')) {
+        // The key material, whatever line breaks or escapes carry it.
+        values.push(...plain.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----')));
+      } else {
+        values.push(plain, plain.replace(/\+/g, '-').replace(/\//g, '_'));
+      }
+    }
+    return { resource: r.name, values: [...new Set(values)] };
+  });
+}
+
+describe.each(STACKS)('the %s stack', (stack) => {
+  it('gives every container a healthcheck, a restart policy and waits for it to be healthy', () => {
+    const containers = ofType(runs[stack], T.container);
+    expect(containers.length).toBeGreaterThanOrEqual(5);
+    for (const c of containers) {
+      const hc = c.inputs['healthcheck'] as { tests: string[]; interval: string } | undefined;
+      expect(hc?.tests.length, c.name).toBeGreaterThan(1);
+      expect(hc?.tests[0], c.name).toMatch(/^CMD(-SHELL)?$/);
+      expect(c.inputs['wait'], c.name).toBe(true);
+      expect(c.inputs['restart'], c.name).toBe('unless-stopped');
+      expect(c.opts.deleteBeforeReplace, c.name).toBe(true);
+    }
+    expect(named(runs[stack], 'database-postgres').inputs['healthcheck']).toMatchObject({
+      tests: ['CMD-SHELL', 'pg_isready -h 127.0.0.1 -U chatbot -d chatbot'],
+    });
+    expect(named(runs[stack], 'cache-redis').inputs['healthcheck']).toMatchObject({
+      tests: ['CMD-SHELL', 'redis-cli -h 127.0.0.1 ping | grep -q PONG'],
+    });
+  });
+
+  it('checks app health with node’s fetch of /health and stops apps with SIGTERM after the drain time', () => {
+    for (const c of appContainers(runs[stack])) {
+      const tests = (c.inputs['healthcheck'] as { tests: string[] }).tests;
+      expect(tests.slice(0, 3)).toEqual(['CMD', 'node', '-e']);
+      expect(tests[3]).toContain("fetch('http://127.0.0.1:8000/health'");
+      const graceSeconds = Number(envOf(c)['SHUTDOWN_GRACE_MS']) / 1000;
+      expect(c.inputs['stopSignal']).toBe('SIGTERM');
+      expect(c.inputs['stopTimeout']).toBeGreaterThan(graceSeconds);
+      // What the Docker provider waits for before it removes a replaced container.
+      expect(c.inputs['destroyGraceSeconds']).toBeGreaterThan(graceSeconds);
+    }
+  });
+
+  it('keeps generated passwords and keys and the deployer’s secrets secret in every input and output', () => {
+    const result = runs[stack];
+    const generated = generatedSecrets(result);
+    // Postgres and Redis passwords, the Fernet key, the JWT key, and (dev) the TLS key.
+    expect(generated.map((g) => g.resource).sort()).toEqual(
+      [
+        'app-fernet-key',
+        'app-jwt-key',
+        'cache-password',
+        'database-password',
+        ...(stack === 'dev' ? ['proxy-tls-key'] : []),
+      ].sort(),
+    );
+    const given = stack === 'dev' ? [] : [TEST_SECRETS.openrouterApiKey, TEST_SECRETS.registryPassword];
+    const everything = JSON.stringify(result.resources.map((r) => reveal(r.inputs)));
+    // Each secret reaches some resource (so the check below means something) ...
+    for (const g of generated)
+      expect(
+        g.values.some((v) => everything.includes(v)),
+        g.resource,
+      ).toBe(true);
+    for (const v of given) expect(everything).toContain(v);
+    // ... and never outside a secret, in any input or stack output.
+    const needles = [...generated.flatMap((g) => g.values), ...given];
+    for (const r of result.resources) {
+      if (r.type.startsWith('random:') || r.type === 'tls:index/privateKey:PrivateKey') continue; // the generators
+      for (const s of plainStrings(r.inputs)) {
+        for (const needle of needles)
+          expect(s.includes(needle), `${r.name} holds a secret in clear`).toBe(false);
+      }
+    }
+    for (const s of plainStrings(result.outputs)) {
+      for (const needle of needles) expect(s.includes(needle), 'a stack output holds a secret').toBe(false);
+    }
+  });
+
+  it('passes secrets to commands through their environment, never their command line, and logs no migration output', () => {
+    for (const cmd of ofType(runs[stack], T.command)) {
+      expect(typeof cmd.inputs['create'], cmd.name).toBe('string');
+    }
+    const migrate = named(runs[stack], 'migrations-migrate');
+    expect(migrate.inputs['create']).toContain('--env DATABASE_URL "$IMAGE" migrate');
+    expect(migrate.inputs['logging']).toBe('none');
+    const env = reveal(migrate.inputs['environment']) as Record<string, string>;
+    expect(env['DATABASE_URL']).toMatch(/^postgres:\/\/chatbot:.+@postgres:5432\/chatbot$/);
+  });
+
+  it('migrates before any app container starts or web volume fills', () => {
+    const slow = slowRuns[stack];
+    const migrate = named(slow, 'migrations-migrate');
+    expect(migrate.started).toBeGreaterThan(named(slow, 'database-postgres').finished);
+    const after = [
+      ...appContainers(slow),
+      ...ofType(slow, T.command).filter((c) => c.name.endsWith('-web-fill')),
+    ];
+    expect(after.length).toBeGreaterThanOrEqual(4);
+    for (const r of after) expect(r.started, r.name).toBeGreaterThan(migrate.finished);
+  });
+
+  it('routes nginx only to the active color, switched inside the running nginx', () => {
+    for (const [result, active, idle] of [
+      [runs[stack], 'blue', 'green'],
+      [greenRuns[stack], 'green', 'blue'],
+    ] as const) {
+      const sw = named(result, 'proxy-switch');
+      const upstream = String(sw.inputs['stdin']);
+      const activeNames = appContainers(result, active).map((c) => `server ${String(c.inputs['name'])}:8000`);
+      expect(activeNames.length).toBeGreaterThan(0);
+      for (const n of activeNames) expect(upstream).toContain(n);
+      expect(upstream).not.toContain(`-app-${idle}-`);
+      expect(upstream).toContain(`map $host $chatbot_color { default ${active}; }`);
+      expect(sw.inputs['create']).toContain('docker exec -i "$NGINX_CONTAINER"');
+      expect(sw.inputs['create']).toContain('nginx -s reload');
+      expect(sw.opts.dependsOn).toEqual(expect.arrayContaining(['proxy-nginx', `app-${active}-web-fill`]));
+      expect(result.outputs['activeColor']).toBe(active);
+    }
+    // The nginx container is the same whichever color is active: a switch never replaces it.
+    expect(reveal(named(greenRuns[stack], 'proxy-nginx').inputs)).toEqual(
+      reveal(named(runs[stack], 'proxy-nginx').inputs),
+    );
+    const uploads = reveal(named(runs[stack], 'proxy-nginx').inputs['uploads']) as {
+      file: string;
+      content: string;
+    }[];
+    const conf = uploads.find((u) => u.file === NGINX_PATHS.config)?.content ?? '';
+    expect(conf).not.toMatch(/-app-(blue|green)-/);
+  });
+
+  it('gives the app exactly the environment API.md’s table names', () => {
+    for (const c of appContainers(runs[stack])) {
+      const names = Object.keys(envOf(c));
+      for (const n of names) expect(API_ENVIRONMENT, `${n} is not in API.md`).toContain(n);
+      const expected = API_ENVIRONMENT.filter(
+        (n) => !OPTIONAL.includes(n) && !(stack === 'dev' && n === 'OPENROUTER_API_KEY'),
+      );
+      expect(names.sort()).toEqual(expect.arrayContaining(expected));
+    }
+    const env = envOf(appContainers(runs[stack])[0]!);
+    expect(env['ENVIRONMENT']).toBe(stack === 'dev' ? 'development' : stack);
+    expect(env['DATABASE_URL']).toMatch(/^postgres:\/\/chatbot:[^@]+@postgres:5432\/chatbot$/);
+    expect(env['REDIS_URL']).toMatch(/^redis:\/\/:[^@]+@redis:6379\/0$/);
+    expect(Buffer.from(env['FERNET_KEY'] ?? '', 'base64url')).toHaveLength(32);
+    expect(env['FERNET_KEY']).toMatch(/^[A-Za-z0-9_-]{43}=$/);
+    expect(env['JWT_PRIVATE_KEY']).toMatch(/^-----BEGIN PRIVATE KEY-----\\n.+\\n-----END PRIVATE KEY-----$/);
+    expect(env['JWT_PUBLIC_KEY']).toMatch(/^-----BEGIN PUBLIC KEY-----\\n/);
+    if (stack !== 'dev') expect(env['OPENROUTER_API_KEY']).toBe(TEST_SECRETS.openrouterApiKey);
+  });
+
+  it('keeps everything on one private network where only nginx publishes ports', () => {
+    const [network, ...more] = ofType(runs[stack], T.network);
+    expect(more).toEqual([]);
+    const name = String(network?.inputs['name']);
+    for (const c of ofType(runs[stack], T.container)) {
+      expect(
+        (c.inputs['networksAdvanced'] as { name: string }[]).map((n) => n.name),
+        c.name,
+      ).toEqual([name]);
+      if (c.name !== 'proxy-nginx') expect(c.inputs['ports'], c.name).toBeUndefined();
+    }
+  });
+});

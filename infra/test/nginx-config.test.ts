@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import {
+  NGINX_PATHS,
+  renderBootstrapUpstream,
+  renderNginxConfig,
+  renderUpstream,
+  type NginxSiteOptions,
+} from '../nginx-config.ts';
+
+const site: NginxSiteOptions = {
+  stack: 'staging',
+  domain: 'chat.example.com',
+  httpsPort: 443,
+  hsts: true,
+  tls: { certificate: NGINX_PATHS.tlsCertificate, key: NGINX_PATHS.tlsKey },
+  acme: false,
+};
+
+/** The body of the `location <head> {` block of the HTTPS server. */
+function locationBlock(conf: string, head: string): string {
+  const start = conf.indexOf(`location ${head} {`, conf.indexOf('listen 443 ssl'));
+  if (start < 0) throw new Error(`no location ${head}`);
+  return conf.slice(start, conf.indexOf('\n        }', start));
+}
+
+function serverBlock(conf: string, listen: string): string {
+  const start = conf.indexOf(`listen ${listen}`);
+  if (start < 0) throw new Error(`no server listening on ${listen}`);
+  return conf.slice(start, conf.indexOf('\n    }\n', start));
+}
+
+describe('the rendered nginx configuration', () => {
+  const conf = renderNginxConfig(site);
+
+  it('redirects plain HTTP to HTTPS, keeping host and path', () => {
+    const http = serverBlock(conf, '80 default_server;');
+    expect(http).toContain('return 301 https://$host$request_uri;');
+    expect(http).not.toContain('proxy_pass');
+  });
+
+  it('puts the published HTTPS port into the redirect when it is not 443', () => {
+    const dev = renderNginxConfig({ ...site, httpsPort: 8443 });
+    expect(dev).toContain('return 301 https://$host:8443$request_uri;');
+  });
+
+  it('terminates TLS 1.2/1.3 with the given certificate over HTTP/2', () => {
+    const https = serverBlock(conf, '443 ssl');
+    expect(https).toContain('http2 on;');
+    expect(https).toContain(`ssl_certificate ${NGINX_PATHS.tlsCertificate};`);
+    expect(https).toContain(`ssl_certificate_key ${NGINX_PATHS.tlsKey};`);
+    expect(https).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
+  });
+
+  it('proxies /v1 and /health to the active color with keepalive and the client’s address', () => {
+    for (const head of ['/v1/', '= /health', '^~ /health/']) {
+      expect(locationBlock(conf, head)).toContain('proxy_pass http://chatbot_app;');
+    }
+    const https = serverBlock(conf, '443 ssl');
+    expect(https).toContain('proxy_http_version 1.1;');
+    expect(https).toContain('proxy_set_header Connection "";');
+    expect(https).toContain('proxy_set_header Host $host;');
+    expect(https).toContain('proxy_set_header X-Forwarded-For $remote_addr;');
+    expect(https).toContain('proxy_set_header X-Forwarded-Proto $scheme;');
+  });
+
+  it('streams message and completion replies unbuffered with a long read timeout', () => {
+    for (const head of ['= /v1/chat/completions', '~ ^/v1/sessions/[^/]+/messages$']) {
+      const loc = locationBlock(conf, head);
+      expect(loc).toContain('proxy_pass http://chatbot_app;');
+      expect(loc).toContain('proxy_buffering off;');
+      expect(loc).toMatch(/proxy_read_timeout (\d+)s;/);
+      expect(Number(/proxy_read_timeout (\d+)s;/.exec(loc)?.[1])).toBeGreaterThanOrEqual(120);
+    }
+    expect(/^\/v1\/sessions\/[^/]+\/messages$/.test('/v1/sessions/0b7c/messages')).toBe(true);
+    expect(conf).not.toMatch(/gzip_types[^;]*event-stream/);
+  });
+
+  it('never routes /metrics to the app', () => {
+    expect(locationBlock(conf, '^~ /metrics')).toContain('return 404;');
+    expect(locationBlock(conf, '^~ /metrics')).not.toContain('proxy_pass');
+  });
+
+  it('retries on another replica only idempotent requests', () => {
+    expect(conf).toContain('proxy_next_upstream error timeout;');
+    expect(conf).not.toContain('non_idempotent');
+  });
+
+  it('limits request bodies to the API’s 1 MiB', () => {
+    expect(conf).toContain('client_max_body_size 1m;');
+  });
+
+  it('compresses text responses', () => {
+    expect(conf).toContain('gzip on;');
+    expect(conf).toMatch(/gzip_types [^;]*application\/json/);
+    expect(conf).toMatch(/gzip_types [^;]*application\/javascript/);
+  });
+
+  it('serves the web UI of the active color with an SPA fallback, index never cached', () => {
+    const root = locationBlock(conf, '/');
+    expect(root).toContain('try_files /$chatbot_color$uri /$chatbot_color/index.html =404;');
+    expect(root).toContain('add_header Cache-Control "no-cache" always;');
+    expect(conf).toContain(`root ${NGINX_PATHS.webRoot};`);
+  });
+
+  it('caches content-hashed assets for a year, from either color', () => {
+    const assets = locationBlock(conf, '/assets/');
+    expect(assets).toContain('max-age=31536000, immutable');
+    expect(assets).toContain('try_files /$chatbot_color$uri /$chatbot_idle_color$uri =404;');
+  });
+
+  it('sends security headers, and HSTS only when asked', () => {
+    for (const header of ['X-Content-Type-Options "nosniff"', 'Referrer-Policy', 'X-Frame-Options "DENY"']) {
+      expect(conf).toContain(`add_header ${header}`);
+    }
+    expect(conf).toMatch(
+      /Content-Security-Policy "default-src 'self'; script-src 'self';[^"]*frame-ancestors 'none'/,
+    );
+    expect(conf).toContain('Strict-Transport-Security');
+    expect(renderNginxConfig({ ...site, hsts: false })).not.toContain('Strict-Transport-Security');
+  });
+
+  it('repeats the security headers where a location adds its own (nginx does not inherit them)', () => {
+    for (const head of ['/assets/', '/']) {
+      const loc = locationBlock(conf, head);
+      expect(loc).toContain('X-Content-Type-Options');
+      expect(loc).toContain('Strict-Transport-Security');
+    }
+  });
+
+  it('serves ACME challenges over plain HTTP only when asked', () => {
+    expect(conf).not.toContain('acme-challenge');
+    const acme = renderNginxConfig({ ...site, acme: true });
+    expect(serverBlock(acme, '80 default_server;')).toContain('location ^~ /.well-known/acme-challenge/ {');
+  });
+
+  it('names no color and no app container: a switch needs no new nginx container', () => {
+    expect(conf).not.toMatch(/blue|green|app-/);
+    expect(conf).toContain(`include ${NGINX_PATHS.upstream};`);
+  });
+});
+
+describe('the upstream file the color switch writes', () => {
+  it('lists only the active color’s containers, with keepalive', () => {
+    const up = renderUpstream({ color: 'green', servers: ['s-app-green-1:8000', 's-app-green-2:8000'] });
+    expect(up).toContain('server s-app-green-1:8000');
+    expect(up).toContain('server s-app-green-2:8000');
+    expect(up).toMatch(/keepalive \d+;/);
+    expect(up).toContain('map $host $chatbot_color { default green; }');
+    expect(up).toContain('map $host $chatbot_idle_color { default blue; }');
+    expect(up).not.toContain('app-blue');
+  });
+
+  it('refuses a color without containers', () => {
+    expect(() => renderUpstream({ color: 'blue', servers: [] })).toThrow(/no app containers/);
+  });
+
+  it('starts out routing nowhere until the first switch', () => {
+    const boot = renderBootstrapUpstream();
+    expect(boot).toContain('upstream chatbot_app');
+    expect(boot).toContain('down;');
+    expect(boot).not.toMatch(/blue|green/);
+  });
+});

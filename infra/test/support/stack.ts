@@ -1,0 +1,180 @@
+// Test helpers: a stack's configuration as the Pulumi CLI would hand it to the program
+// (Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then what `pulumi config set` added),
+// and one run of the program under the mock runtime in a child process.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import type { RecordedResource, RunRequest, RunResult } from './run-program.ts';
+
+export type { RecordedResource, RunResult };
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const RUNNER = fileURLToPath(new URL('./run-program.ts', import.meta.url));
+
+export type StackName = 'dev' | 'staging' | 'production';
+export const STACKS: StackName[] = ['dev', 'staging', 'production'];
+
+export interface ProjectFile {
+  name: string;
+  main: string;
+  runtime: { name: string; options?: Record<string, unknown> };
+  config: Record<string, { type: string; description: string; default: unknown }>;
+}
+
+export function projectFile(): ProjectFile {
+  return parse(readFileSync(join(ROOT, 'Pulumi.yaml'), 'utf8')) as ProjectFile;
+}
+
+export function stackFile(stack: string): { config: Record<string, unknown> } {
+  return parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as {
+    config: Record<string, unknown>;
+  };
+}
+
+/** Secrets a deployer sets with `pulumi config set --secret` (distinctive, to be searched for). */
+export const TEST_SECRETS = {
+  openrouterApiKey: 'sk-or-v1-test-0123456789abcdef0123456789abcdef',
+  registryPassword: 'registry-token-test-fedcba9876543210',
+};
+
+/** The digest staging ran, handed to production. */
+export const PROMOTED_IMAGE = `registry.example.com/chatbot/app@sha256:${'ab12'.repeat(16)}`;
+
+/** What a deployer adds to each stack before its first deploy (README-deploy.md). */
+export function deployerSettings(stack: StackName): {
+  config: Record<string, string>;
+  secrets: Record<string, string>;
+} {
+  switch (stack) {
+    case 'dev':
+      return { config: {}, secrets: {} };
+    case 'staging':
+      return { config: { commit: 'c0ffee0000000000000000000000000000000001' }, secrets: TEST_SECRETS };
+    case 'production':
+      return { config: { image: PROMOTED_IMAGE }, secrets: TEST_SECRETS };
+  }
+}
+
+export interface RunOptions {
+  /** Project keys (without "chatbot:") set on top of the stack file. */
+  config?: Record<string, string>;
+  /** Project keys set with --secret. */
+  secrets?: Record<string, string>;
+  /** Leave out what deployerSettings() would add. */
+  bare?: boolean;
+  delays?: Record<string, number>;
+}
+
+/** The configuration Pulumi would pass: declared defaults, the stack file, then overrides. */
+export function stackConfig(
+  stack: StackName,
+  opts: RunOptions = {},
+): { config: Record<string, string>; secretKeys: string[] } {
+  const project = projectFile();
+  const config: Record<string, string> = {};
+  for (const [key, decl] of Object.entries(project.config))
+    config[`${project.name}:${key}`] = String(decl.default);
+  for (const [key, value] of Object.entries(stackFile(stack).config ?? {})) config[key] = String(value);
+  const extra = opts.bare === true ? { config: {}, secrets: {} } : deployerSettings(stack);
+  const set = { ...extra.config, ...opts.config };
+  const secrets = { ...extra.secrets, ...opts.secrets };
+  for (const [key, value] of Object.entries(set)) config[`${project.name}:${key}`] = value;
+  for (const [key, value] of Object.entries(secrets)) config[`${project.name}:${key}`] = value;
+  return { config, secretKeys: Object.keys(secrets).map((k) => `${project.name}:${k}`) };
+}
+
+/** Runs the program once for the stack in a child process and returns what it declared. */
+export async function runStack(stack: StackName, opts: RunOptions = {}): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'chatbot-infra-test-'));
+  try {
+    const { config, secretKeys } = stackConfig(stack, opts);
+    const request: RunRequest = {
+      stack,
+      config,
+      secretKeys,
+      root: ROOT,
+      out: join(dir, 'result.json'),
+      ...(opts.delays !== undefined ? { delays: opts.delays } : {}),
+    };
+    writeFileSync(join(dir, 'request.json'), JSON.stringify(request));
+    try {
+      await promisify(execFile)(process.execPath, [RUNNER, join(dir, 'request.json')], {
+        cwd: ROOT,
+        timeout: 90_000,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    } catch (err) {
+      // A program that stopped with an error leaves Pulumi's promises pending, and Pulumi
+      // then exits non-zero: the result written before says what happened.
+      if (!existsSync(request.out)) {
+        const e = err as { stderr?: string; message: string };
+        throw new Error(`the program runner failed: ${e.stderr ?? e.message}`, { cause: err });
+      }
+    }
+    return JSON.parse(readFileSync(request.out, 'utf8')) as RunResult;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const T = {
+  container: 'docker:index/container:Container',
+  volume: 'docker:index/volume:Volume',
+  network: 'docker:index/network:Network',
+  image: 'docker:index/image:Image',
+  remoteImage: 'docker:index/remoteImage:RemoteImage',
+  provider: 'pulumi:providers:docker',
+  command: 'command:local:Command',
+} as const;
+
+export function ofType(result: RunResult, type: string): RecordedResource[] {
+  return result.resources.filter((r) => r.type === type);
+}
+
+export function named(result: RunResult, name: string): RecordedResource {
+  const found = result.resources.find((r) => r.name === name);
+  if (found === undefined) {
+    throw new Error(`no resource named ${name}; declared: ${result.resources.map((r) => r.name).join(', ')}`);
+  }
+  return found;
+}
+
+export function isSecret(value: unknown): value is { __secret: unknown } {
+  return value !== null && typeof value === 'object' && '__secret' in value;
+}
+
+/** The value with secret markers removed (what the provider would receive). */
+export function reveal(value: unknown): unknown {
+  if (isSecret(value)) return reveal(value.__secret);
+  if (Array.isArray(value)) return value.map(reveal);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
+  }
+  return value;
+}
+
+/** Every string in the value that is not inside a secret marker. */
+export function plainStrings(value: unknown): string[] {
+  if (isSecret(value)) return [];
+  if (typeof value === 'string') return [value];
+  if (Array.isArray(value)) return value.flatMap(plainStrings);
+  if (value !== null && typeof value === 'object') return Object.values(value).flatMap(plainStrings);
+  return [];
+}
+
+/** The app containers' environment as a map (secrets revealed). */
+export function envOf(container: RecordedResource): Record<string, string> {
+  const envs = reveal(container.inputs['envs']) as string[];
+  return Object.fromEntries(envs.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+}
+
+export function appContainers(result: RunResult, color?: 'blue' | 'green'): RecordedResource[] {
+  return ofType(result, T.container).filter((c) => {
+    const name = String(c.inputs['name']);
+    return color === undefined ? /-app-(blue|green)-\d+$/.test(name) : name.includes(`-app-${color}-`);
+  });
+}
