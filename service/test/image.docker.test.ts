@@ -454,7 +454,9 @@ describe('the container image', { timeout: 180_000 }, () => {
     const userToken = await mintToken(['--sub', 'bob', '--tenant', tenant.body.id]);
     const session = await api('POST', '/v1/sessions', userToken, {});
     expect(session.status).toBe(201);
-    // The stub answers `stub/slow` after STUB_SLOW_DELAY_MS: the turn is in flight when SIGTERM comes.
+    // The stub answers `stub/slow` after STUB_SLOW_DELAY_MS: the turn is in flight when SIGTERM
+    // comes. It travels on a keep-alive connection (fetch keeps them, as nginx's upstream
+    // keepalive does), which the drain must close once the response is out.
     const inFlight = api('POST', `/v1/sessions/${session.body.id}/messages`, userToken, {
       content: 'still there?',
       model: 'stub/slow',
