@@ -16,6 +16,10 @@ export const NGINX_PATHS = {
 
 /** A listener on the container's loopback for its healthcheck; never published. */
 export const NGINX_HEALTH_URL = 'http://127.0.0.1:8081/nginx-health';
+/** The same listener tells which upstream file the workers have loaded. */
+export const NGINX_GENERATION_URL = 'http://127.0.0.1:8081/nginx-generation';
+/** In the upstream file, replaced by the switch with a value of its own before the reload. */
+export const GENERATION_PLACEHOLDER = '__GENERATION__';
 
 /** The body limit of the API (API.md: 1 MiB). */
 export const CLIENT_MAX_BODY_SIZE = '1m';
@@ -199,7 +203,8 @@ export function renderNginxConfig(o: NginxSiteOptions): string {
     // text/event-stream stays out: compressing would hold deltas back.
     'gzip_types text/plain text/css text/javascript application/javascript application/json application/manifest+json image/svg+xml;',
     '',
-    `# upstream chatbot_app, $chatbot_color and $chatbot_idle_color: written by the color switch.`,
+    '# upstream chatbot_app and the $chatbot_color, $chatbot_idle_color and $chatbot_generation',
+    '# maps: written by the color switch.',
     `include ${NGINX_PATHS.upstream};`,
     '',
     '# The container healthcheck asks this; it is never published.',
@@ -207,6 +212,8 @@ export function renderNginxConfig(o: NginxSiteOptions): string {
       'listen 127.0.0.1:8081;',
       'access_log off;',
       location('= /nginx-health', ['default_type text/plain;', 'return 200 "ok\\n";']),
+      // Which upstream file the workers run: the switch waits until it is the one it wrote.
+      location('= /nginx-generation', ['default_type text/plain;', 'return 200 $chatbot_generation;']),
     ]),
     '',
     block('server', httpServer),
@@ -242,6 +249,7 @@ export function renderUpstream(o: UpstreamOptions): string {
     '}',
     `map $host $chatbot_color { default ${o.color}; }`,
     `map $host $chatbot_idle_color { default ${idle}; }`,
+    `map $host $chatbot_generation { default ${GENERATION_PLACEHOLDER}; }`,
     '',
   ].join('\n');
 }
@@ -255,6 +263,7 @@ export function renderBootstrapUpstream(): string {
     '}',
     'map $host $chatbot_color { default none; }',
     'map $host $chatbot_idle_color { default none; }',
+    'map $host $chatbot_generation { default bootstrap; }',
     '',
   ].join('\n');
 }

@@ -9,6 +9,8 @@ import * as tls from '@pulumi/tls';
 import type { Color, ResourceLimits, StackConfig } from './config.ts';
 import { dockerCommandEnv, labelList, limitArgs, type Labels } from './docker-defaults.ts';
 import {
+  GENERATION_PLACEHOLDER,
+  NGINX_GENERATION_URL,
   NGINX_HEALTH_URL,
   NGINX_PATHS,
   renderBootstrapUpstream,
@@ -39,22 +41,36 @@ export interface ProxyArgs {
   activeResources: (docker.Container | command.local.Command)[];
 }
 
-/** Writes the upstream file from stdin, keeps the previous one if nginx -t refuses it, reloads. */
+/**
+ * Writes the upstream file from stdin (with a generation of its own), keeps the previous one
+ * if `nginx -t` refuses it, reloads, and returns once the workers serve the new file: a
+ * reload is asynchronous, and the deploy is done only when traffic has moved.
+ */
 export const SWITCH_SCRIPT = [
   'set -eu',
   `docker exec -i "$NGINX_CONTAINER" sh -c '`,
   '  set -eu',
   `  f=${NGINX_PATHS.upstream}`,
+  '  gen="$(date +%s)-$$"',
   '  cp "$f" "$f.previous"',
-  '  cat > "$f.next"',
+  `  sed "s/${GENERATION_PLACEHOLDER}/$gen/" > "$f.next"`,
   '  mv "$f.next" "$f"',
-  '  if nginx -t -q; then',
-  '    nginx -s reload',
-  '  else',
+  '  if ! nginx -t -q; then',
   '    mv "$f.previous" "$f"',
   '    echo "nginx refused the new upstream; the previous one stays active" >&2',
   '    exit 1',
   '  fi',
+  '  nginx -s reload 2>/dev/null',
+  '  i=0',
+  `  until [ "$(curl -fsS ${NGINX_GENERATION_URL} 2>/dev/null)" = "$gen" ]; do`,
+  '    i=$((i + 1))',
+  '    if [ "$i" -gt 300 ]; then',
+  '      mv "$f.previous" "$f"',
+  '      echo "nginx did not load the new upstream within 30 s; the previous one stays active" >&2',
+  '      exit 1',
+  '    fi',
+  '    sleep 0.1',
+  '  done',
   `'`,
 ].join('\n');
 

@@ -133,6 +133,12 @@ describe('the rendered nginx configuration', () => {
     expect(serverBlock(acme, '80 default_server;')).toContain('location ^~ /.well-known/acme-challenge/ {');
   });
 
+  it('tells on loopback only which upstream file the workers run', () => {
+    const local = serverBlock(conf, '127.0.0.1:8081;');
+    expect(local).toContain('return 200 $chatbot_generation;');
+    expect(serverBlock(conf, '443 ssl')).not.toContain('chatbot_generation');
+  });
+
   it('names no color and no app container: a switch needs no new nginx container', () => {
     expect(conf).not.toMatch(/blue|green|app-/);
     expect(conf).toContain(`include ${NGINX_PATHS.upstream};`);
@@ -148,6 +154,8 @@ describe('the upstream file the color switch writes', () => {
     expect(up).toContain('map $host $chatbot_color { default green; }');
     expect(up).toContain('map $host $chatbot_idle_color { default blue; }');
     expect(up).not.toContain('app-blue');
+    // The switch replaces the placeholder, then waits until the workers report it.
+    expect(up).toContain('map $host $chatbot_generation { default __GENERATION__; }');
   });
 
   it('refuses a color without containers', () => {
@@ -158,6 +166,7 @@ describe('the upstream file the color switch writes', () => {
     const boot = renderBootstrapUpstream();
     expect(boot).toContain('upstream chatbot_app');
     expect(boot).toContain('down;');
+    expect(boot).toContain('map $host $chatbot_generation { default bootstrap; }');
     expect(boot).not.toMatch(/blue|green/);
   });
 });

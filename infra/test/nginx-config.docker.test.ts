@@ -1,0 +1,350 @@
+// The nginx configuration each stack declares, checked by the nginx the stacks run
+// (nginx:1.28-bookworm): `nginx -t` for every stack and both colors, then a running nginx
+// with the dev stack's configuration in front of two stand-in app containers, switched
+// between them by the switch command's own script.
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NGINX_PATHS } from '../nginx-config.ts';
+import { SWITCH_SCRIPT } from '../proxy.ts';
+import { named, reveal, runStack, STACKS, type RunResult, type StackName } from './support/stack.ts';
+import { makeTestCertificate, type TestCertificate } from './support/test-cert.ts';
+
+const exec = promisify(execFile);
+
+async function docker(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const { stdout } = await exec('docker', args, { env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
+  return stdout.trim();
+}
+
+/** Where published ports are reachable: loopback with a local engine, else the engine's host. */
+function engineHost(): string {
+  const remote = /^tcp:\/\/([^:/]+)/.exec(process.env['DOCKER_HOST'] ?? '')?.[1];
+  return remote === undefined || remote === 'localhost' ? '127.0.0.1' : remote;
+}
+const publish = (port: number) => (engineHost() === '127.0.0.1' ? `127.0.0.1::${port}` : String(port));
+
+const prefix = `chatbot-infra-nginx-${randomBytes(4).toString('hex')}`;
+const created = { containers: [] as string[], networks: [] as string[] };
+
+interface Declared {
+  image: string;
+  config: string;
+  bootstrap: string;
+  upstream: string;
+  certificate: string;
+  key: string;
+  domain: string;
+}
+
+function declared(result: RunResult): Declared {
+  const nginx = named(result, 'proxy-nginx');
+  const uploads = reveal(nginx.inputs['uploads']) as { file: string; content: string }[];
+  const file = (path: string) => uploads.find((u) => u.file === path)?.content ?? '';
+  const config = file(NGINX_PATHS.config);
+  return {
+    image: String(nginx.inputs['image']),
+    config,
+    bootstrap: file(NGINX_PATHS.upstream),
+    upstream: String(named(result, 'proxy-switch').inputs['stdin']),
+    certificate: /ssl_certificate (\S+);/.exec(config)?.[1] ?? '',
+    key: /ssl_certificate_key (\S+);/.exec(config)?.[1] ?? '',
+    domain: /server_name (\S+);/.exec(config)?.[1] ?? '',
+  };
+}
+
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+/** A shell script that writes files given as base64 environment variables, then runs `then`. */
+function writeFiles(
+  files: Record<string, string>,
+  then: string,
+): { script: string; env: Record<string, string> } {
+  const env: Record<string, string> = {};
+  const lines = ['set -e'];
+  Object.entries(files).forEach(([path, content], i) => {
+    env[`FILE_${i}`] = b64(content);
+    lines.push(`mkdir -p "$(dirname '${path}')"`, `printf %s "$FILE_${i}" | base64 -d > '${path}'`);
+  });
+  lines.push(then);
+  return { script: lines.join('\n'), env };
+}
+
+/** `nginx -t` of the main config with the given upstream file; the upstream's hosts resolve to loopback. */
+async function nginxTest(
+  d: Declared,
+  upstream: string,
+  cert: TestCertificate,
+  resolve = true,
+): Promise<string> {
+  const hosts = resolve ? [...upstream.matchAll(/server (\S+):\d+/g)].map((m) => m[1] ?? '') : [];
+  const { script, env } = writeFiles(
+    {
+      [NGINX_PATHS.config]: d.config,
+      [NGINX_PATHS.upstream]: upstream,
+      [d.certificate]: cert.certificatePem,
+      [d.key]: cert.privateKeyPem,
+    },
+    'nginx -t 2>&1',
+  );
+  const name = `${prefix}-t-${randomBytes(3).toString('hex')}`;
+  created.containers.push(name);
+  const args = ['run', '--rm', '--name', name, ...hosts.flatMap((h) => ['--add-host', `${h}:127.0.0.1`])];
+  args.push(...Object.keys(env).flatMap((k) => ['-e', k]), '--entrypoint', 'sh', d.image, '-c', script);
+  try {
+    return await docker(args, { ...process.env, ...env });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    throw new Error(`nginx -t failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err });
+  }
+}
+
+afterAll(async () => {
+  for (const c of created.containers) await docker(['rm', '-f', c]).catch(() => undefined);
+  for (const n of created.networks) await docker(['network', 'rm', n]).catch(() => undefined);
+});
+
+describe('nginx -t of each stack’s configuration', () => {
+  const runs = {} as Record<`${StackName}-${'blue' | 'green'}`, Declared>;
+  beforeAll(async () => {
+    await Promise.all(
+      STACKS.flatMap((stack) =>
+        (['blue', 'green'] as const).map(async (color) => {
+          const result = await runStack(stack, { config: { activeColor: color } });
+          expect(result.error).toBeUndefined();
+          runs[`${stack}-${color}`] = declared(result);
+        }),
+      ),
+    );
+  });
+
+  for (const stack of STACKS) {
+    for (const color of ['blue', 'green'] as const) {
+      it(`accepts the ${stack} stack with ${color} active`, async () => {
+        const d = runs[`${stack}-${color}`];
+        expect(d.image).toBe('nginx:1.28-bookworm');
+        expect(d.upstream).toContain(`-app-${color}-1:8000`);
+        const cert = makeTestCertificate(d.domain, [d.domain, 'localhost']);
+        expect(await nginxTest(d, d.upstream, cert)).toContain('test is successful');
+      });
+    }
+  }
+
+  it('accepts the upstream nginx starts with, before the first switch', async () => {
+    const d = runs['dev-blue'];
+    const cert = makeTestCertificate(d.domain, [d.domain]);
+    expect(await nginxTest(d, d.bootstrap, cert)).toContain('test is successful');
+  });
+
+  it('refuses an upstream whose containers do not exist (why the switch waits for them)', async () => {
+    const d = runs['production-green'];
+    const cert = makeTestCertificate(d.domain, [d.domain]);
+    await expect(nginxTest(d, d.upstream, cert, false)).rejects.toThrow(/host not found in upstream/);
+  });
+});
+
+interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+function get(url: string, ca?: string): Promise<Response> {
+  const u = new URL(url);
+  const send = u.protocol === 'https:' ? request : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: `${u.pathname}${u.search}`,
+        headers: { host: 'localhost', 'accept-encoding': 'identity' },
+        ...(ca !== undefined ? { ca, servername: 'localhost' } : {}),
+        timeout: 10_000,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The switch command's script, run as the Command resource runs it: sh -c, stdin, environment. */
+function runSwitch(nginx: string, upstream: string): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', SWITCH_SCRIPT], {
+      env: { ...process.env, NGINX_CONTAINER: nginx },
+      stdio: ['pipe', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? -1, stderr }));
+    child.stdin.end(upstream);
+  });
+}
+
+describe('a running nginx with the dev stack’s configuration', () => {
+  const network = `${prefix}-net`;
+  const nginx = `${prefix}-nginx`;
+  let base = '';
+  let plain = '';
+  let d: Declared;
+  let greenUpstream = '';
+  let cert: TestCertificate;
+
+  beforeAll(async () => {
+    const [blueRun, greenRun] = await Promise.all([
+      runStack('dev', { config: { namePrefix: prefix } }),
+      runStack('dev', { config: { namePrefix: prefix, activeColor: 'green' } }),
+    ]);
+    d = declared(blueRun);
+    greenUpstream = declared(greenRun).upstream;
+    cert = makeTestCertificate('localhost', ['localhost']);
+
+    await docker(['network', 'create', network]);
+    created.networks.push(network);
+    // Stand-ins for the app containers: answer with their color on the app's port.
+    for (const color of ['blue', 'green']) {
+      const name = `${prefix}-app-${color}-1`;
+      const stub = writeFiles(
+        {
+          '/etc/nginx/conf.d/default.conf': `server { listen 8000; default_type application/json; location / { return 200 '{"color":"${color}","uri":"$request_uri"}'; } }\n`,
+        },
+        `exec nginx -g 'daemon off;'`,
+      );
+      created.containers.push(name);
+      await docker(
+        [
+          'run',
+          '-d',
+          '--name',
+          name,
+          '--network',
+          network,
+          ...Object.keys(stub.env).flatMap((k) => ['-e', k]),
+          '--entrypoint',
+          'sh',
+          d.image,
+          '-c',
+          stub.script,
+        ],
+        { ...process.env, ...stub.env },
+      );
+    }
+    const files = writeFiles(
+      {
+        [NGINX_PATHS.config]: d.config,
+        [NGINX_PATHS.upstream]: d.bootstrap,
+        [d.certificate]: cert.certificatePem,
+        [d.key]: cert.privateKeyPem,
+        [`${NGINX_PATHS.webRoot}/blue/index.html`]: '<!doctype html><title>blue build</title>',
+        [`${NGINX_PATHS.webRoot}/green/index.html`]: '<!doctype html><title>green build</title>',
+        [`${NGINX_PATHS.webRoot}/green/assets/index-0ld.js`]: 'console.log("from the previous build")',
+      },
+      `exec nginx -g 'daemon off;'`,
+    );
+    created.containers.push(nginx);
+    await docker(
+      [
+        'run',
+        '-d',
+        '--name',
+        nginx,
+        '--network',
+        network,
+        '-p',
+        publish(80),
+        '-p',
+        publish(443),
+        ...Object.keys(files.env).flatMap((k) => ['-e', k]),
+        '--entrypoint',
+        'sh',
+        d.image,
+        '-c',
+        files.script,
+      ],
+      { ...process.env, ...files.env },
+    );
+    const port = async (p: number) =>
+      /:(\d+)\s*$/m.exec(await docker(['port', nginx, `${p}/tcp`]))?.[1] ?? '';
+    base = `https://${engineHost()}:${await port(443)}`;
+    plain = `http://${engineHost()}:${await port(80)}`;
+    const deadline = Date.now() + 30_000;
+    while ((await get(`${base}/health`, cert.certificatePem).catch(() => undefined)) === undefined) {
+      if (Date.now() > deadline)
+        throw new Error(`nginx did not answer: ${await docker(['logs', nginx]).catch(() => '')}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  it('routes the API nowhere before the first switch', async () => {
+    expect((await get(`${base}/health`, cert.certificatePem)).status).toBe(502);
+  });
+
+  it('sends /health and /v1 to the active color after the switch, and the web UI from its volume', async () => {
+    expect(await runSwitch(nginx, d.upstream)).toEqual({ code: 0, stderr: '' });
+    const health = await get(`${base}/health`, cert.certificatePem);
+    expect(health.status).toBe(200);
+    expect(JSON.parse(health.body)).toEqual({ color: 'blue', uri: '/health' });
+    expect(JSON.parse((await get(`${base}/v1/sessions?limit=5`, cert.certificatePem)).body)).toMatchObject({
+      color: 'blue',
+    });
+    const page = await get(`${base}/sessions/42`, cert.certificatePem);
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('blue build');
+    expect(page.headers['cache-control']).toBe('no-cache');
+    expect(page.headers['x-content-type-options']).toBe('nosniff');
+    expect(page.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(page.headers['strict-transport-security']).toBeUndefined();
+  });
+
+  it('serves content-hashed assets of the previous build from the idle color, cached for a year', async () => {
+    const asset = await get(`${base}/assets/index-0ld.js`, cert.certificatePem);
+    expect(asset.status).toBe(200);
+    expect(asset.headers['cache-control']).toBe('public, max-age=31536000, immutable');
+    expect((await get(`${base}/assets/missing-123.js`, cert.certificatePem)).status).toBe(404);
+  });
+
+  it('does not expose /metrics', async () => {
+    for (const path of ['/metrics', '/metrics/', '/v1/../metrics']) {
+      const res = await get(`${base}${path}`, cert.certificatePem);
+      expect(res.status, path).toBe(404);
+      expect(res.body, path).not.toContain('color');
+    }
+  });
+
+  it('redirects plain HTTP to HTTPS on the published port', async () => {
+    const res = await get(`${plain}/sessions?x=1`);
+    expect(res.status).toBe(301);
+    expect(res.headers['location']).toBe('https://localhost:8443/sessions?x=1');
+  });
+
+  it('switches to the other color with a reload, in the same nginx container', async () => {
+    const id = await docker(['inspect', '--format', '{{.Id}}', nginx]);
+    expect(await runSwitch(nginx, greenUpstream)).toEqual({ code: 0, stderr: '' });
+    expect(JSON.parse((await get(`${base}/health`, cert.certificatePem)).body)).toMatchObject({
+      color: 'green',
+    });
+    expect((await get(`${base}/`, cert.certificatePem)).body).toContain('green build');
+    expect(await docker(['inspect', '--format', '{{.Id}}', nginx])).toBe(id);
+  });
+
+  it('keeps the active color when nginx refuses a new upstream', async () => {
+    const broken = greenUpstream.replaceAll(`${prefix}-app-green-1`, `${prefix}-app-purple-1`);
+    const result = await runSwitch(nginx, broken);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('nginx refused the new upstream; the previous one stays active');
+    expect(JSON.parse((await get(`${base}/health`, cert.certificatePem)).body)).toMatchObject({
+      color: 'green',
+    });
+  });
+});
