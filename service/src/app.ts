@@ -69,12 +69,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   if (config.allowedHosts.length > 0) {
     const allowed = new Set(config.allowedHosts);
     app.addHook('onRequest', async (request) => {
-      if (
-        request.url === '/health' ||
-        request.url.startsWith('/health/') ||
-        request.url.startsWith('/health?')
-      )
-        return;
+      const path = request.url.split('?')[0];
+      if (path === '/health' || path === '/health/live' || path === '/metrics') return;
       const host = (request.headers.host ?? '').toLowerCase();
       const hostname = host.replace(/:\d+$/, '');
       if (!allowed.has(host) && !allowed.has(hostname)) {

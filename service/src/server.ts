@@ -20,7 +20,14 @@ export async function serve(): Promise<void> {
   closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
     if (err !== undefined) app.log.error({ err }, 'shutting down after an error');
     else app.log.info({ signal }, 'shutting down: draining requests');
-    await app.close();
+    // Connections whose last response ends during the drain would otherwise idle until
+    // keepAliveTimeout: close each as soon as it goes idle.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    try {
+      await app.close();
+    } finally {
+      clearInterval(sweep);
+    }
     app.log.info('shut down cleanly');
   });
 

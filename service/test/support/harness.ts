@@ -1,5 +1,6 @@
 // The service under test: a fresh database per test file (migrated), the shared Redis, an
 // LLM stub on loopback, JWT keys made on the fly, and the app listening on 127.0.0.1.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import postgres from 'postgres';
@@ -233,7 +234,7 @@ export async function readEvents(
 
 export interface ServiceProcess {
   url: string;
-  child: import('node:child_process').ChildProcess;
+  child: ChildProcess;
   logs: string[];
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
@@ -242,7 +243,6 @@ export interface ServiceProcess {
 
 /** The service as a real process (`node src/main.ts`), on a port the OS picks. */
 export async function startServiceProcess(env: Record<string, string>): Promise<ServiceProcess> {
-  const { spawn } = await import('node:child_process');
   const main = new URL('../../src/main.ts', import.meta.url).pathname;
   const child = spawn(process.execPath, [main], {
     env: { PATH: process.env.PATH ?? '', ...env, API_HOST: '127.0.0.1', API_PORT: '0', LOG_LEVEL: 'info' },
