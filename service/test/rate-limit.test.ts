@@ -90,7 +90,7 @@ describe('token budget', () => {
     const t = await tenantWith({ rpm: 100, tpm: 500 });
     const res = await complete(svc.url, t.userToken, 'hello', 1000);
     expect(res.status).toBe(429);
-    expect((await res.json()).error.code).toBe('rate_limited');
+    expect(((await res.json()) as any).error.code).toBe('rate_limited');
   });
 
   it('reserves the tenant maxOutputTokens for chat turns and sends the headers on every counted response', async () => {

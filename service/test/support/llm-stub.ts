@@ -12,7 +12,9 @@ export type StubBehavior =
       kind: 'reply';
       content?: string;
       chunks?: string[];
+      /** Pause before each piece; `delaysMs[i]` overrides it for piece i. */
       delayMs?: number;
+      delaysMs?: number[];
       firstByteDelayMs?: number;
       usage?: boolean;
     }
