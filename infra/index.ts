@@ -136,9 +136,9 @@ const proxy = new Proxy(
 
 /** Where the platform answers. */
 export const url = proxy.url;
-/** The color nginx sends traffic to, and the one kept for a rollback. */
-export const activeColor = config.activeColor;
-export const idleColor = config.idleColor;
+/** The color nginx sends traffic to (known once the switch ran), and the one kept for a rollback. */
+export const activeColor = proxy.switchCommand.id.apply(() => config.activeColor);
+export const idleColor = proxy.switchCommand.id.apply(() => config.idleColor);
 /** The release (what migrations ran): repository@sha256:digest, or the local image id in dev. */
 export const imageRef = appImage.ref;
 export const imageName = appImage.name;

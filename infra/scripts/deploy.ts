@@ -1,13 +1,13 @@
 // One-command deploys, rollbacks and promotions of a stack with the Pulumi CLI.
 //
 //   npm run deploy -w infra -- --stack staging [--image <ref>] [--yes]
-//   npm run deploy -w infra -- --stack production --commit <sha> [--from-stack staging] [--yes]
+//   npm run deploy -w infra -- --stack production --commit <sha> [--yes]
 //   npm run rollback -w infra -- --stack production [--yes]
 //   npm run status -w infra -- --stack staging
 //   npm run token -w infra -- --stack dev [--sub ops] [--role platform_admin] [--tenant <id>]
 //
-// Each reads what the stack last deployed from its outputs (never from the stack file, which
-// may be stale in a fresh checkout), sets the deploy keys (deploy-plan.ts) and runs
+// Each reads what the stack runs from the state Pulumi recorded (never from the stack file,
+// which may be stale in a fresh checkout), sets the deploy keys (deploy-plan.ts) and runs
 // `pulumi up`. If the update fails, the keys get their previous values back: the running
 // color kept serving, and the stack file says so again.
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Color } from '../config.ts';
 import {
+  deployedStateFromExport,
   planDeploy,
   planPromotion,
   planRollback,
@@ -29,69 +30,71 @@ const USAGE = `usage:
   deploy.ts status   --stack <name>
   deploy.ts token    --stack <name> [--sub <user>] [--role <role>] [--tenant <id>]`;
 
-function state(outputs: Record<string, unknown>): DeployedState {
-  const str = (k: string) => (typeof outputs[k] === 'string' ? (outputs[k] as string) : undefined);
-  const active = str('activeColor');
-  return {
-    ...(active === 'blue' || active === 'green' ? { activeColor: active } : {}),
-    ...(str('blueImage') !== undefined ? { blueImage: str('blueImage') } : {}),
-    ...(str('greenImage') !== undefined ? { greenImage: str('greenImage') } : {}),
-    ...(str('imageRef') !== undefined ? { imageRef: str('imageRef') } : {}),
-    ...(str('commit') !== undefined ? { commit: str('commit') } : {}),
-  };
+/** What the stack runs: colors and images from its resources' state, the commit from its outputs. */
+function deployedState(cli: Cli, stack: string): DeployedState {
+  const exported = JSON.parse(cli.capture(['stack', 'export', '--stack', stack]) || '{}') as Parameters<
+    typeof deployedStateFromExport
+  >[0];
+  const state = deployedStateFromExport(exported);
+  const commit = stackOutputs(cli, stack)['commit'];
+  return typeof commit === 'string' && state.activeColor !== undefined ? { ...state, commit } : state;
 }
 
-function printStatus(stack: string, outputs: Record<string, unknown>): void {
-  const s = state(outputs);
+/** `docker` against the stack's Docker host. */
+function docker(cli: Cli, stack: string, args: string[], stdio: 'pipe' | 'inherit' = 'pipe') {
+  const dockerHost = configValue(cli, stack, 'dockerHost') || undefined;
+  const env = { ...process.env, ...(dockerHost !== undefined ? { DOCKER_HOST: dockerHost } : {}) };
+  return spawnSync('docker', args, { env, encoding: 'utf8', stdio: ['ignore', 'pipe', stdio] });
+}
+
+function printStatus(cli: Cli, stack: string): void {
+  const s = deployedState(cli, stack);
   if (s.activeColor === undefined) {
     console.log(`${stack}: not deployed yet`);
     return;
   }
-  console.log(`${stack}: ${String(outputs['url'] ?? '')}`);
+  console.log(`${stack}: ${String(stackOutputs(cli, stack)['url'] ?? '')}`);
   for (const color of ['blue', 'green'] as const) {
-    const mark = color === s.activeColor ? 'active' : 'idle  ';
-    console.log(`  ${mark} ${color.padEnd(5)} ${color === 'blue' ? s.blueImage : s.greenImage}`);
+    const image = (color === 'blue' ? s.blueImage : s.greenImage) ?? '(not one image: a deploy failed?)';
+    console.log(`  ${color === s.activeColor ? 'active' : 'idle  '} ${color.padEnd(5)} ${image}`);
   }
-  console.log(`  release      ${s.imageRef} (commit ${s.commit ?? 'unknown'})`);
+  console.log(`  release      ${s.imageRef ?? 'unknown'} (commit ${s.commit ?? 'unknown'})`);
+}
+
+/** Every container of the color is running and healthy (a rollback switches to them as they are). */
+function assertHealthy(cli: Cli, stack: string, color: Color, names: string[]): void {
+  const r = docker(cli, stack, ['inspect', '--format', '{{.State.Health.Status}}', ...names]);
+  const statuses = r.stdout.trim().split('\n');
+  if (r.status !== 0 || names.length === 0 || statuses.some((s) => s !== 'healthy')) {
+    throw new CliError(
+      `refused: the ${color} containers (${names.join(', ')}) are not all healthy; deploy instead`,
+    );
+  }
 }
 
 /**
  * A JWT from the image's `token` command, run inside a running app container of the active
  * color (its environment holds the signing key, which never leaves the Docker host).
  */
-function printToken(cli: Cli, stack: string, outputs: Record<string, unknown>, args: string[]): void {
-  const containers = outputs['activeContainers'];
-  const container = Array.isArray(containers) ? (containers[0] as string | undefined) : undefined;
+function printToken(cli: Cli, stack: string, args: string[]): void {
+  const s = deployedState(cli, stack);
+  const container = s.activeColor !== undefined ? s.containers?.[s.activeColor][0] : undefined;
   if (container === undefined) throw new CliError(`${stack}: not deployed yet`);
-  const dockerHost = configValue(cli, stack, 'dockerHost') || undefined;
-  const env = { ...process.env, ...(dockerHost ? { DOCKER_HOST: dockerHost } : {}) };
-  const inspect = spawnSync('docker', ['inspect', '--format', '{{json .Config.Entrypoint}}', container], {
-    env,
-    encoding: 'utf8',
-  });
+  const inspect = docker(cli, stack, ['inspect', '--format', '{{json .Config.Entrypoint}}', container]);
   if (inspect.status !== 0) throw new CliError(`docker inspect ${container}: ${inspect.stderr.trim()}`);
   const entrypoint = (JSON.parse(inspect.stdout) as string[] | null) ?? [];
-  const run = spawnSync('docker', ['exec', container, ...entrypoint, 'token', ...args], {
-    env,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const run = docker(cli, stack, ['exec', container, ...entrypoint, 'token', ...args], 'inherit');
   if (run.status !== 0) throw new CliError(`the token command failed in ${container}`);
   process.stdout.write(run.stdout);
 }
 
 /** The image the registry holds under the tag, pulled onto the stack's Docker host. */
-function digestOfTag(tag: string, dockerHost: string | undefined): string | undefined {
-  const env = { ...process.env, ...(dockerHost ? { DOCKER_HOST: dockerHost } : {}) };
-  const pull = spawnSync('docker', ['pull', '--quiet', tag], { env, encoding: 'utf8' });
-  if (pull.status !== 0) return undefined;
-  const inspect = spawnSync('docker', ['image', 'inspect', '--format', '{{json .RepoDigests}}', tag], {
-    env,
-    encoding: 'utf8',
-  });
+function digestOfTag(cli: Cli, stack: string, tag: string): string | undefined {
+  if (docker(cli, stack, ['pull', '--quiet', tag]).status !== 0) return undefined;
+  const inspect = docker(cli, stack, ['image', 'inspect', '--format', '{{json .RepoDigests}}', tag]);
   if (inspect.status !== 0) return undefined;
-  const repo = tag.replace(/:[^/:]*$/, '');
-  return (JSON.parse(inspect.stdout) as string[]).find((d) => d.startsWith(`${repo}@`));
+  const repository = tag.replace(/:[^/:]*$/, '');
+  return (JSON.parse(inspect.stdout) as string[]).find((d) => d.startsWith(`${repository}@`));
 }
 
 async function applyAndUp(cli: Cli, stack: string, changes: ConfigChanges, yes: boolean): Promise<void> {
@@ -134,48 +137,46 @@ export async function main(argv: string[]): Promise<void> {
   });
   const action = positionals[0];
   const stack = values.stack;
-  if (stack === undefined || !['deploy', 'rollback', 'status', 'token'].includes(action ?? ''))
+  if (stack === undefined || !['deploy', 'rollback', 'status', 'token'].includes(action ?? '')) {
     throw new CliError(USAGE);
+  }
 
   const cli = await pulumiCli(stack);
-  if (action === 'deploy' || action === 'rollback') await cli.run(['stack', 'select', '--create', stack]);
-  const outputs = stackOutputs(cli, stack);
-
   if (action === 'status') {
-    printStatus(stack, outputs);
+    printStatus(cli, stack);
     return;
   }
   if (action === 'token') {
     const args = ['--sub', values.sub ?? 'ops', '--role', values.role ?? 'platform_admin'];
-    printToken(
-      cli,
-      stack,
-      outputs,
-      values.tenant !== undefined ? [...args, '--tenant', values.tenant] : args,
-    );
+    printToken(cli, stack, values.tenant !== undefined ? [...args, '--tenant', values.tenant] : args);
     return;
   }
+
+  await cli.run(['stack', 'select', '--create', stack]);
   await ensurePlugins(cli);
+  const state = deployedState(cli, stack);
 
   let changes: ConfigChanges;
   if (action === 'rollback') {
-    changes = planRollback(state(outputs));
+    changes = planRollback(state);
+    const back = changes['activeColor'] as Color;
+    assertHealthy(cli, stack, back, state.containers?.[back] ?? []);
   } else {
     let release: { image?: string | undefined; commit?: string | undefined } = {
       image: values.image,
       commit: values.commit,
     };
     if (configValue(cli, stack, 'environment') === 'production') {
-      const from = values['from-stack'];
-      const staging = state(stackOutputs(cli, from));
+      const from = values['from-stack'] ?? 'staging';
+      const staging = values.image !== undefined ? deployedState(cli, from) : {};
       const repository = configValue(cli, stack, 'imageRepository') ?? '';
       const promotion = planPromotion(staging, { image: values.image, commit: values.commit }, repository);
       if ('lookupTag' in promotion) {
-        const image = digestOfTag(promotion.lookupTag, configValue(cli, stack, 'dockerHost') || undefined);
+        const image = digestOfTag(cli, stack, promotion.lookupTag);
         if (image === undefined) {
           throw new CliError(
-            `refused: commit ${promotion.commit} never reached ${from} (${from} runs ${staging.commit ?? 'nothing'}, ` +
-              `and the registry has no ${promotion.lookupTag})`,
+            `refused: commit ${promotion.commit} never reached ${from}: the registry has no ${promotion.lookupTag} ` +
+              `(only ${from} builds and pushes; is docker logged in to the registry?)`,
           );
         }
         release = { image, commit: promotion.commit };
@@ -184,16 +185,16 @@ export async function main(argv: string[]): Promise<void> {
       }
     }
     const configured = configValue(cli, stack, 'activeColor');
-    changes = planDeploy(state(outputs), release, configured === 'green' ? 'green' : ('blue' as Color));
+    changes = planDeploy(state, release, configured === 'green' ? 'green' : 'blue');
   }
 
   await applyAndUp(cli, stack, changes, values.yes === true);
-  printStatus(stack, stackOutputs(cli, stack));
+  printStatus(cli, stack);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).catch((err: unknown) => {
-    console.error(err instanceof CliError ? err.message : err);
+    console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   });
 }

@@ -3,7 +3,6 @@
 // later run builds this checkout into the idle color and switches to it (the same blue/green
 // deploy as staging and production). Extra arguments go to the deploy script.
 import { main } from './deploy.ts';
-import { CliError } from './pulumi-cli.ts';
 
 main(['deploy', '--stack', 'dev', '--yes', ...process.argv.slice(2)]).then(
   () => {
@@ -14,7 +13,7 @@ main(['deploy', '--stack', 'dev', '--yes', ...process.argv.slice(2)]).then(
     );
   },
   (err: unknown) => {
-    console.error(err instanceof CliError ? err.message : err);
+    console.error(err instanceof Error ? err.message : err);
     process.exit(1);
   },
 );

@@ -1,10 +1,18 @@
-// Deploys and rollbacks as the deploy script runs them: read the stack's outputs, set the
-// deploy keys (deploy-plan.ts), run the program again. What the Docker provider would replace
-// is what changed in a resource's inputs between two runs.
+// Deploys and rollbacks as the deploy script runs them: read what the stack runs from the
+// state Pulumi records (`pulumi stack export`), set the deploy keys (deploy-plan.ts), run the
+// program again. What the Docker provider would replace is what changed in a resource's
+// inputs between two runs.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { planDeploy, planRollback, type DeployedState, type Release } from '../scripts/deploy-plan.ts';
+import {
+  deployedStateFromExport,
+  planDeploy,
+  planRollback,
+  type DeployedState,
+  type Release,
+} from '../scripts/deploy-plan.ts';
 import {
   appContainers,
+  exportOf,
   named,
   ofType,
   reveal,
@@ -14,17 +22,6 @@ import {
   type RunResult,
   type StackName,
 } from './support/stack.ts';
-
-function deployedState(r: RunResult): DeployedState {
-  const o = r.outputs as Record<string, string>;
-  return {
-    activeColor: o['activeColor'] as 'blue' | 'green',
-    blueImage: o['blueImage'],
-    greenImage: o['greenImage'],
-    imageRef: o['imageRef'],
-    commit: o['commit'],
-  };
-}
 
 function release(stack: StackName, n: number): Release {
   const commit = `${n}`.repeat(40).slice(0, 40);
@@ -51,6 +48,10 @@ const imagesOf = (r: RunResult, color: 'blue' | 'green') => [
 const upstreamOf = (r: RunResult) => String(named(r, 'proxy-switch').inputs['stdin']);
 
 describe.each(STACKS)('blue/green on the %s stack', (stack) => {
+  const deployedState = (r: RunResult): DeployedState => ({
+    ...deployedStateFromExport(exportOf(r, stack)),
+    commit: String(r.outputs['commit']),
+  });
   const config: Record<string, string> = {};
   const runs: RunResult[] = [];
   async function apply(changes: Record<string, string>): Promise<RunResult> {
@@ -66,6 +67,21 @@ describe.each(STACKS)('blue/green on the %s stack', (stack) => {
     await apply(planDeploy(deployedState(runs[0]!), release(stack, 2), 'blue')); // 1: deploy
     await apply(planRollback(deployedState(runs[1]!))); // 2: rollback
     await apply(planDeploy(deployedState(runs[2]!), release(stack, 3), 'blue')); // 3: deploy again
+  });
+
+  it('reads from the recorded state what runs: the switched color, each color’s image, the release', () => {
+    const [, deploy] = runs;
+    expect(deployedState(deploy!)).toEqual({
+      activeColor: 'green',
+      blueImage: deploy!.outputs['blueImage'],
+      greenImage: deploy!.outputs['greenImage'],
+      imageRef: deploy!.outputs['imageRef'],
+      commit: deploy!.outputs['commit'],
+      containers: {
+        blue: appContainers(deploy!, 'blue').map((c) => c.inputs['name']),
+        green: appContainers(deploy!, 'green').map((c) => c.inputs['name']),
+      },
+    });
   });
 
   it('first deploy runs the release in both colors and sends traffic to blue', () => {

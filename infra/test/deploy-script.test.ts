@@ -1,5 +1,6 @@
-// The deploy script against a stand-in Pulumi CLI: which keys it sets from the stack's
-// outputs, what it runs, and what it puts back when the update fails.
+// The deploy script against stand-ins for the Pulumi CLI and docker: which keys it sets from
+// what the stack runs, what it runs, what it refuses, and what it puts back when the update
+// fails.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -18,8 +19,10 @@ const savedPath = process.env['PATH'];
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'chatbot-fake-pulumi-'));
   statePath = join(dir, 'state.json');
-  writeFileSync(join(dir, 'pulumi'), `#!/bin/sh\nexec "${process.execPath}" "${FAKE}" "$@"\n`);
-  chmodSync(join(dir, 'pulumi'), 0o755);
+  for (const tool of ['pulumi', 'docker']) {
+    writeFileSync(join(dir, tool), `#!/bin/sh\nexec "${process.execPath}" "${FAKE}" ${tool} "$@"\n`);
+    chmodSync(join(dir, tool), 0o755);
+  }
   process.env['PATH'] = `${dir}${delimiter}${savedPath ?? ''}`;
   process.env['FAKE_PULUMI_STATE'] = statePath;
 });
@@ -32,15 +35,19 @@ function given(state: Omit<FakeState, 'calls'>): void {
   writeFileSync(statePath, JSON.stringify({ ...state, calls: [] }));
 }
 const now = () => JSON.parse(readFileSync(statePath, 'utf8')) as FakeState;
+const pulumiCalls = () =>
+  now()
+    .calls.filter((c) => c[0] === 'pulumi')
+    .map((c) => c.slice(1));
 
 describe('npm run deploy / rollback', () => {
   beforeEach(() => {
     given({
+      // A stale stack file: it says green, but blue serves.
       config: {
-        // A stale stack file: it says green, but blue runs.
         staging: { environment: 'staging', activeColor: 'green', image: 'stale', blueImage: 'stale' },
       },
-      outputs: {
+      deployed: {
         staging: {
           activeColor: 'blue',
           blueImage: digest('1'),
@@ -52,7 +59,7 @@ describe('npm run deploy / rollback', () => {
     });
   });
 
-  it('deploys this checkout to the idle color from what the stack runs, then runs pulumi up', async () => {
+  it('deploys this checkout to the idle color, from what the stack runs, then runs pulumi up', async () => {
     await main(['deploy', '--stack', 'staging', '--yes']);
     const s = now();
     expect(s.config['staging']).toMatchObject({
@@ -62,9 +69,10 @@ describe('npm run deploy / rollback', () => {
       greenImage: '',
       activeColor: 'green',
     });
-    expect(s.calls).toContainEqual(['up', '--stack', 'staging', '--yes']);
-    expect(s.calls.findIndex((c) => c[0] === 'up')).toBeGreaterThan(s.calls.findIndex((c) => c[1] === 'set'));
-    expect(s.outputs['staging']).toMatchObject({
+    const calls = pulumiCalls();
+    expect(calls).toContainEqual(['up', '--stack', 'staging', '--yes']);
+    expect(calls.findIndex((c) => c[0] === 'up')).toBeGreaterThan(calls.findIndex((c) => c[1] === 'set'));
+    expect(s.deployed['staging']).toMatchObject({
       activeColor: 'green',
       blueImage: digest('1'),
       greenImage: 'built:head',
@@ -89,11 +97,20 @@ describe('npm run deploy / rollback', () => {
       greenImage: digest('2'),
       activeColor: 'blue',
     });
+    expect(now().deployed['staging']?.activeColor).toBe('blue');
+  });
+
+  it('refuses to roll back to containers that are not healthy', async () => {
+    writeFileSync(statePath, JSON.stringify({ ...now(), unhealthy: ['chatbot-staging-app-green-2'] }));
+    await expect(main(['rollback', '--stack', 'staging', '--yes'])).rejects.toThrow(
+      /the green containers .* are not all healthy/,
+    );
+    expect(pulumiCalls().some((c) => c[0] === 'up' || c[1] === 'set')).toBe(false);
   });
 
   it('asks before changing anything unless told --yes', async () => {
     await main(['deploy', '--stack', 'staging']);
-    expect(now().calls).toContainEqual(['up', '--stack', 'staging']);
+    expect(pulumiCalls()).toContainEqual(['up', '--stack', 'staging']);
   });
 });
 
@@ -105,9 +122,10 @@ describe('promotion to production', () => {
           environment: 'production',
           activeColor: 'blue',
           imageRepository: 'registry.example.com/chatbot/app',
+          dockerHost: 'ssh://deploy@chat.example.com',
         },
       },
-      outputs: {
+      deployed: {
         staging: {
           activeColor: 'green',
           blueImage: digest('1'),
@@ -116,23 +134,33 @@ describe('promotion to production', () => {
           commit: 'c2',
         },
       },
+      registry: { 'registry.example.com/chatbot/app:c1': digest('1') },
     });
   });
 
-  it('deploys the digest staging runs for the commit', async () => {
-    await main(['deploy', '--stack', 'production', '--commit', 'c2', '--yes']);
+  it('deploys the digest staging pushed for the commit, pulled onto the production host', async () => {
+    await main(['deploy', '--stack', 'production', '--commit', 'c1', '--yes']);
     expect(now().config['production']).toMatchObject({
-      image: digest('2'),
-      commit: 'c2',
+      image: digest('1'),
+      commit: 'c1',
       activeColor: 'blue',
     });
-    expect(now().calls).toContainEqual(['up', '--stack', 'production', '--yes']);
+    expect(now().calls).toContainEqual(['docker', 'pull', '--quiet', 'registry.example.com/chatbot/app:c1']);
+    expect(pulumiCalls()).toContainEqual(['up', '--stack', 'production', '--yes']);
   });
 
-  it('refuses an image staging never ran, before changing anything', async () => {
-    await expect(main(['deploy', '--stack', 'production', '--image', digest('9'), '--yes'])).rejects.toThrow(
-      /refused/,
+  it('refuses a commit that never reached staging', async () => {
+    await expect(main(['deploy', '--stack', 'production', '--commit', 'c9', '--yes'])).rejects.toThrow(
+      /refused: commit c9 never reached staging/,
     );
-    expect(now().calls.some((c) => c[0] === 'up' || c[1] === 'set')).toBe(false);
+    expect(pulumiCalls().some((c) => c[0] === 'up' || c[1] === 'set')).toBe(false);
+  });
+
+  it('deploys an explicit digest only if staging runs it', async () => {
+    await main(['deploy', '--stack', 'production', '--image', digest('2'), '--yes']);
+    expect(now().config['production']).toMatchObject({ image: digest('2') });
+    await expect(main(['deploy', '--stack', 'production', '--image', digest('9'), '--yes'])).rejects.toThrow(
+      /refused: .* is not an image staging runs/,
+    );
   });
 });

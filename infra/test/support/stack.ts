@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import type { ExportedResource } from '../../scripts/deploy-plan.ts';
 import type { RecordedResource, RunRequest, RunResult } from './run-program.ts';
 
 export type { RecordedResource, RunResult };
@@ -177,4 +178,31 @@ export function appContainers(result: RunResult, color?: 'blue' | 'green'): Reco
     const name = String(c.inputs['name']);
     return color === undefined ? /-app-(blue|green)-\d+$/.test(name) : name.includes(`-app-${color}-`);
   });
+}
+
+/** What `pulumi stack export` would show for the run (secrets as ciphertext, as Pulumi stores them). */
+export function exportOf(
+  result: RunResult,
+  stack: string,
+): { deployment: { resources: ExportedResource[] } } {
+  const encrypt = (value: unknown): unknown => {
+    if (isSecret(value)) {
+      return { '4dabf18193072939515e22adb298388d': '1b47061264138c4ac30d75fd1eb44270', ciphertext: 'v1:...' };
+    }
+    if (Array.isArray(value)) return value.map(encrypt);
+    if (value !== null && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encrypt(v)]));
+    }
+    return value;
+  };
+  return {
+    deployment: {
+      resources: result.resources.map((r) => ({
+        urn: `urn:pulumi:${stack}::chatbot::${r.opts.parent !== undefined ? 'chatbot:infra:Parent$' : ''}${r.type}::${r.name}`,
+        type: r.type,
+        custom: r.custom,
+        inputs: encrypt(r.inputs) as Record<string, unknown>,
+      })),
+    },
+  };
 }
