@@ -105,8 +105,14 @@ async function applyAndUp(cli: Cli, stack: string, changes: ConfigChanges, yes: 
       .map(([k, v]) => `${k}=${v === '' ? '""' : v}`)
       .join(' ')}`,
   );
-  for (const [key, value] of Object.entries(changes))
-    cli.capture(['config', 'set', key, value, '--stack', stack]);
+  // An empty value means the declared default (the release / build this checkout): unset the key.
+  for (const [key, value] of Object.entries(changes)) {
+    cli.capture(
+      value === ''
+        ? ['config', 'rm', key, '--stack', stack]
+        : ['config', 'set', key, value, '--stack', stack],
+    );
+  }
   try {
     await cli.run(['up', '--stack', stack, ...(yes ? ['--yes'] : [])]);
   } catch (err) {
