@@ -9,7 +9,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import * as tls from '@pulumi/tls';
 import { COLORS, type Color, type Environment, type ResourceLimits, type StackConfig } from './config.ts';
-import { dockerCommandEnv, labelList, limitArgs, type Labels } from './docker-defaults.ts';
+import { dataVolume, dockerCommandEnv, labelList, limitArgs, type Labels } from './docker-defaults.ts';
 
 export const APP_PORT = 8000;
 /** Where the web volume of a color is filled from. */
@@ -115,10 +115,12 @@ export class AppService extends pulumi.ComponentResource {
     };
     const envs = Object.entries(env).map(([k, v]) => pulumi.interpolate`${k}=${v}`);
 
-    this.uploadsVolume = new docker.Volume(
+    this.uploadsVolume = dataVolume(
       `${name}-uploads`,
-      { name: `${args.namePrefix}-uploads`, labels: labelList(args.labels) },
-      { parent: this, retainOnDelete: args.data.retain, protect: args.data.protect },
+      `${args.namePrefix}-uploads`,
+      args.labels,
+      args.data,
+      this,
     );
 
     const colors = {} as Record<Color, ColorGroup>;

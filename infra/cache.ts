@@ -3,9 +3,8 @@
 // and the healthcheck through REDISCLI_AUTH, never on a command line.
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import * as random from '@pulumi/random';
 import type { ResourceLimits } from './config.ts';
-import { labelList, limitArgs, type Labels } from './docker-defaults.ts';
+import { dataVolume, generatedPassword, labelList, limitArgs, type Labels } from './docker-defaults.ts';
 
 /** Redis's name on the stack network. */
 export const CACHE_HOST = 'redis';
@@ -48,17 +47,9 @@ export class Cache extends pulumi.ComponentResource {
   constructor(name: string, args: CacheArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chatbot:infra:Cache', name, {}, opts);
 
-    const password = new random.RandomPassword(
-      `${name}-password`,
-      { length: 32, special: false },
-      { parent: this },
-    );
+    const password = generatedPassword(`${name}-password`, this);
 
-    this.volume = new docker.Volume(
-      `${name}-data`,
-      { name: `${args.namePrefix}-redisdata`, labels: labelList(args.labels) },
-      { parent: this, retainOnDelete: args.data.retain, protect: args.data.protect },
-    );
+    this.volume = dataVolume(`${name}-data`, `${args.namePrefix}-redisdata`, args.labels, args.data, this);
 
     const redisConf = pulumi.secret(
       password.result.apply((p) => renderRedisConfig(p, args.maxmemory, args.maxmemoryPolicy)),

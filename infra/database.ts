@@ -2,9 +2,8 @@
 // and a healthcheck that passes only once the server accepts TCP connections.
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import * as random from '@pulumi/random';
 import type { ResourceLimits } from './config.ts';
-import { labelList, limitArgs, type Labels } from './docker-defaults.ts';
+import { dataVolume, generatedPassword, labelList, limitArgs, type Labels } from './docker-defaults.ts';
 
 export const DATABASE_USER = 'chatbot';
 export const DATABASE_NAME = 'chatbot';
@@ -31,17 +30,9 @@ export class Database extends pulumi.ComponentResource {
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chatbot:infra:Database', name, {}, opts);
 
-    const password = new random.RandomPassword(
-      `${name}-password`,
-      { length: 32, special: false },
-      { parent: this },
-    );
+    const password = generatedPassword(`${name}-password`, this);
 
-    this.volume = new docker.Volume(
-      `${name}-data`,
-      { name: `${args.namePrefix}-pgdata`, labels: labelList(args.labels) },
-      { parent: this, retainOnDelete: args.data.retain, protect: args.data.protect },
-    );
+    this.volume = dataVolume(`${name}-data`, `${args.namePrefix}-pgdata`, args.labels, args.data, this);
 
     this.container = new docker.Container(
       `${name}-postgres`,

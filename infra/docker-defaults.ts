@@ -1,5 +1,7 @@
 // Small pieces every component uses the same way.
+import * as docker from '@pulumi/docker';
 import type * as pulumi from '@pulumi/pulumi';
+import * as random from '@pulumi/random';
 import type { ResourceLimits } from './config.ts';
 
 export type Labels = Record<string, string>;
@@ -26,4 +28,24 @@ export function dockerCommandEnv(
   vars: Record<string, pulumi.Input<string>>,
 ): Record<string, pulumi.Input<string>> {
   return { ...(dockerHost !== undefined ? { DOCKER_HOST: dockerHost } : {}), ...vars };
+}
+
+/** A volume holding data (Postgres, Redis, uploads): kept and protected as the stack says. */
+export function dataVolume(
+  name: string,
+  dockerName: string,
+  labels: Labels,
+  data: { retain: boolean; protect: boolean },
+  parent: pulumi.Resource,
+): docker.Volume {
+  return new docker.Volume(
+    name,
+    { name: dockerName, labels: labelList(labels) },
+    { parent, retainOnDelete: data.retain, protect: data.protect },
+  );
+}
+
+/** A generated password safe in URLs (letters and digits); secret in state. */
+export function generatedPassword(name: string, parent: pulumi.Resource): random.RandomPassword {
+  return new random.RandomPassword(name, { length: 32, special: false }, { parent });
 }

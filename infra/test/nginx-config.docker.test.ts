@@ -57,6 +57,7 @@ function declared(result: RunResult): Declared {
 }
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
+const DAEMON = `exec nginx -g 'daemon off;'`;
 
 /** A shell script that writes files given as base64 environment variables, then runs `then`. */
 function writeFiles(
@@ -73,6 +74,20 @@ function writeFiles(
   return { script: lines.join('\n'), env };
 }
 
+/** Runs the image with the files written first (they travel as base64 environment variables). */
+async function runWithFiles(
+  image: string,
+  name: string,
+  files: Record<string, string>,
+  command: string,
+  dockerArgs: string[],
+): Promise<string> {
+  const { script, env } = writeFiles(files, command);
+  created.containers.push(name);
+  const args = ['run', '--name', name, ...dockerArgs, ...Object.keys(env).flatMap((k) => ['-e', k])];
+  return docker([...args, '--entrypoint', 'sh', image, '-c', script], { ...process.env, ...env });
+}
+
 /** `nginx -t` of the main config with the given upstream file; the upstream's hosts resolve to loopback. */
 async function nginxTest(
   d: Declared,
@@ -81,21 +96,16 @@ async function nginxTest(
   resolve = true,
 ): Promise<string> {
   const hosts = resolve ? [...upstream.matchAll(/server (\S+):\d+/g)].map((m) => m[1] ?? '') : [];
-  const { script, env } = writeFiles(
-    {
-      [NGINX_PATHS.config]: d.config,
-      [NGINX_PATHS.upstream]: upstream,
-      [d.certificate]: cert.certificatePem,
-      [d.key]: cert.privateKeyPem,
-    },
-    'nginx -t 2>&1',
-  );
+  const files = {
+    [NGINX_PATHS.config]: d.config,
+    [NGINX_PATHS.upstream]: upstream,
+    [d.certificate]: cert.certificatePem,
+    [d.key]: cert.privateKeyPem,
+  };
   const name = `${prefix}-t-${randomBytes(3).toString('hex')}`;
-  created.containers.push(name);
-  const args = ['run', '--rm', '--name', name, ...hosts.flatMap((h) => ['--add-host', `${h}:127.0.0.1`])];
-  args.push(...Object.keys(env).flatMap((k) => ['-e', k]), '--entrypoint', 'sh', d.image, '-c', script);
+  const addHosts = hosts.flatMap((h) => ['--add-host', `${h}:127.0.0.1`]);
   try {
-    return await docker(args, { ...process.env, ...env });
+    return await runWithFiles(d.image, name, files, 'nginx -t 2>&1', ['--rm', ...addHosts]);
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
     throw new Error(`nginx -t failed:\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err });
@@ -214,66 +224,33 @@ describe('a running nginx with the dev stack’s configuration', () => {
     created.networks.push(network);
     // Stand-ins for the app containers: answer with their color on the app's port.
     for (const color of ['blue', 'green']) {
-      const name = `${prefix}-app-${color}-1`;
-      const stub = writeFiles(
-        {
-          '/etc/nginx/conf.d/default.conf': `server { listen 8000; default_type application/json; location / { return 200 '{"color":"${color}","uri":"$request_uri"}'; } }\n`,
-        },
-        `exec nginx -g 'daemon off;'`,
-      );
-      created.containers.push(name);
-      await docker(
-        [
-          'run',
-          '-d',
-          '--name',
-          name,
-          '--network',
-          network,
-          ...Object.keys(stub.env).flatMap((k) => ['-e', k]),
-          '--entrypoint',
-          'sh',
-          d.image,
-          '-c',
-          stub.script,
-        ],
-        { ...process.env, ...stub.env },
+      const conf = `server { listen 8000; default_type application/json; location / { return 200 '{"color":"${color}","uri":"$request_uri"}'; } }\n`;
+      await runWithFiles(
+        d.image,
+        `${prefix}-app-${color}-1`,
+        { '/etc/nginx/conf.d/default.conf': conf },
+        DAEMON,
+        ['-d', '--network', network],
       );
     }
-    const files = writeFiles(
-      {
-        [NGINX_PATHS.config]: d.config,
-        [NGINX_PATHS.upstream]: d.bootstrap,
-        [d.certificate]: cert.certificatePem,
-        [d.key]: cert.privateKeyPem,
-        [`${NGINX_PATHS.webRoot}/blue/index.html`]: '<!doctype html><title>blue build</title>',
-        [`${NGINX_PATHS.webRoot}/green/index.html`]: '<!doctype html><title>green build</title>',
-        [`${NGINX_PATHS.webRoot}/green/assets/index-0ld.js`]: 'console.log("from the previous build")',
-      },
-      `exec nginx -g 'daemon off;'`,
-    );
-    created.containers.push(nginx);
-    await docker(
-      [
-        'run',
-        '-d',
-        '--name',
-        nginx,
-        '--network',
-        network,
-        '-p',
-        publish(80),
-        '-p',
-        publish(443),
-        ...Object.keys(files.env).flatMap((k) => ['-e', k]),
-        '--entrypoint',
-        'sh',
-        d.image,
-        '-c',
-        files.script,
-      ],
-      { ...process.env, ...files.env },
-    );
+    const files = {
+      [NGINX_PATHS.config]: d.config,
+      [NGINX_PATHS.upstream]: d.bootstrap,
+      [d.certificate]: cert.certificatePem,
+      [d.key]: cert.privateKeyPem,
+      [`${NGINX_PATHS.webRoot}/blue/index.html`]: '<!doctype html><title>blue build</title>',
+      [`${NGINX_PATHS.webRoot}/green/index.html`]: '<!doctype html><title>green build</title>',
+      [`${NGINX_PATHS.webRoot}/green/assets/index-0ld.js`]: 'console.log("from the previous build")',
+    };
+    await runWithFiles(d.image, nginx, files, DAEMON, [
+      '-d',
+      '--network',
+      network,
+      '-p',
+      publish(80),
+      '-p',
+      publish(443),
+    ]);
     const port = async (p: number) =>
       /:(\d+)\s*$/m.exec(await docker(['port', nginx, `${p}/tcp`]))?.[1] ?? '';
     base = `https://${engineHost()}:${await port(443)}`;
