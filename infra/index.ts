@@ -10,7 +10,7 @@ import { COLORS, type Color, readStackConfig, stopSeconds } from './config.ts';
 import { Database } from './database.ts';
 import { Migrations } from './migrations.ts';
 import { Network } from './network.ts';
-import { Proxy } from './proxy.ts';
+import { ReverseProxy } from './proxy.ts';
 import { gitCommit, gitCommitTime, migrationsHash, repoRootFromCwd } from './repo.ts';
 
 const config = readStackConfig(gitCommit);
@@ -114,7 +114,7 @@ const app = new AppService(
 );
 
 const active = app.colors[config.activeColor];
-const proxy = new Proxy(
+const proxy = new ReverseProxy(
   'proxy',
   {
     stack: config.stack,

@@ -74,7 +74,7 @@ export const SWITCH_SCRIPT = [
   `'`,
 ].join('\n');
 
-export class Proxy extends pulumi.ComponentResource {
+export class ReverseProxy extends pulumi.ComponentResource {
   public readonly container: docker.Container;
   public readonly switchCommand: command.local.Command;
   public readonly url: pulumi.Output<string>;
