@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { NGINX_PATHS } from '../nginx-config.ts';
+import { gitCommit } from '../repo.ts';
 import { appContainers, named, ofType, reveal, runStack, T, type RunResult } from './support/stack.ts';
 
 let dev: RunResult;
@@ -16,7 +17,7 @@ describe('the dev stack', () => {
     expect(inputs['skipPush']).toBe(true);
     expect(inputs['registry']).toBeUndefined();
     expect(inputs['imageName']).toBe(`chatbot-dev-app:${String(dev.outputs['commit'])}`);
-    expect(dev.outputs['commit']).toMatch(/^[0-9a-f]{40}$/);
+    expect(dev.outputs['commit']).toBe(gitCommit()); // the checkout's HEAD (or "unknown" outside git)
     const build = inputs['build'] as {
       context: string;
       builderVersion: string;
