@@ -40,7 +40,8 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
         res.writeHead(status, json === undefined ? {} : { 'content-type': 'application/json' });
         res.end(json === undefined ? undefined : JSON.stringify(json));
       };
-      const error = (status: number, code: string, message: string) => send(status, { error: { code, message } });
+      const error = (status: number, code: string, message: string) =>
+        send(status, { error: { code, message } });
 
       if (req.method === 'GET' && path === '/health') {
         if (unhealthy > 0) {
@@ -52,7 +53,12 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
             timestamp: now(),
           });
         }
-        return send(200, { status: 'healthy', checks: { database: 'ok', redis: 'ok' }, version: 'test', timestamp: now() });
+        return send(200, {
+          status: 'healthy',
+          checks: { database: 'ok', redis: 'ok' },
+          version: 'test',
+          timestamp: now(),
+        });
       }
       if (req.headers.authorization !== `Bearer ${options.token ?? 'cbk_smoke'}`) {
         return error(401, 'unauthorized', 'bad credentials');
@@ -69,7 +75,8 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
         if (typeof content !== 'string' || content.length === 0) {
           return error(400, 'invalid_request', 'content is required');
         }
-        if (options.chat === 'upstream_error') return error(502, 'upstream_error', 'the model provider failed');
+        if (options.chat === 'upstream_error')
+          return error(502, 'upstream_error', 'the model provider failed');
         const msg = (role: string, text: string) => ({
           id: randomUUID(),
           role,

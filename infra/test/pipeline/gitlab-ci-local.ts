@@ -11,7 +11,11 @@ import type { Vars } from './rules.ts';
 
 const exec = promisify(execFile);
 const require = createRequire(import.meta.url);
-export const GITLAB_CI_LOCAL = join(dirname(require.resolve('gitlab-ci-local/package.json')), 'dist', 'index.js');
+export const GITLAB_CI_LOCAL = join(
+  dirname(require.resolve('gitlab-ci-local/package.json')),
+  'dist',
+  'index.js',
+);
 
 /** Predefined variables gitlab-ci-local would otherwise fill in from git, unset unless given. */
 const FROM_GIT = [

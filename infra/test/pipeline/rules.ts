@@ -257,7 +257,8 @@ export function plannedJobs(doc: Doc, pipeline: Vars): PlannedJob[] | null {
         ? {
             when: jobWhen,
             // A manual job without rules may fail by default.
-            allowFailure: typeof job['allow_failure'] === 'boolean' ? job['allow_failure'] : jobWhen === 'manual',
+            allowFailure:
+              typeof job['allow_failure'] === 'boolean' ? job['allow_failure'] : jobWhen === 'manual',
           }
         : applyRules(job['rules'], vars, defaults);
     if (outcome.when === 'never') continue;
