@@ -14,6 +14,7 @@ export default tseslint.config(
       '**/test-results/**',
       '**/artifacts/**',
       '.pulumi-state/**',
+      '.gitlab-ci-local/**',
     ],
   },
   js.configs.recommended,

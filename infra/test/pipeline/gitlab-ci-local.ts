@@ -26,6 +26,16 @@ const FROM_GIT = [
   'CI_OPEN_MERGE_REQUESTS',
 ];
 
+/**
+ * This process's environment without what would steer gitlab-ci-local: its own GCL_* options
+ * (set inside a job that gitlab-ci-local runs) and a CI job's predefined variables.
+ */
+function ownEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^(GCL_|CI_|GITLAB_)/.test(name) && name !== 'CI'),
+  );
+}
+
 export interface ListedJob {
   name: string;
   stage: string;
@@ -42,7 +52,11 @@ export async function listJobs(pipelineFile: string, vars: Vars): Promise<Listed
     for (const name of FROM_GIT) if (vars[name] === undefined) args.push('--unset-variable', name);
     for (const [name, value] of given) args.push('--variable', `${name}=${value}`);
     args.push('--ignore-predefined-vars', [...FROM_GIT, ...given.map(([n]) => n)].join(','));
-    const { stdout } = await exec(process.execPath, args, { cwd: dir, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await exec(process.execPath, args, {
+      cwd: dir,
+      env: ownEnv(),
+      maxBuffer: 16 * 1024 * 1024,
+    });
     const json = stdout.slice(stdout.indexOf('['));
     return (JSON.parse(json) as ListedJob[]).filter((j) => j.when !== 'never');
   } finally {
