@@ -249,9 +249,15 @@ describe('the check jobs', () => {
       { name: 'pgvector/pgvector:pg17', alias: 'postgres' },
       { name: 'redis:7.4-bookworm', alias: 'redis' },
     ]);
-    expect(new URL(globals['TEST_DATABASE_URL'] ?? '').host).toBe('postgres:5432');
-    expect(new URL(globals['TEST_REDIS_URL'] ?? '').host).toBe('redis:6379');
-    expect(globals['POSTGRES_PASSWORD']).toBe(new URL(globals['TEST_DATABASE_URL'] ?? '').password);
+    for (const name of ['test', 'docker-tests', 'web-e2e']) {
+      const vars = job(name)['variables'] as Record<string, string>;
+      const database = new URL(vars['TEST_DATABASE_URL'] ?? '');
+      expect(database.host, name).toBe('postgres:5432');
+      expect(database.password, name).toBe(vars['POSTGRES_PASSWORD']);
+      expect(new URL(vars['TEST_REDIS_URL'] ?? '').host, name).toBe('redis:6379');
+    }
+    // Deploy jobs carry no test database settings.
+    expect(Object.keys(job('deploy:production')['variables'] as object)).not.toContain('TEST_DATABASE_URL');
   });
 
   it('test leaves the Docker and browser tests to their jobs and reports coverage and JUnit results', () => {
