@@ -32,7 +32,7 @@ COPY service/package.json service/
 COPY web/package.json web/
 COPY infra/package.json infra/
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --workspace web --include-workspace-root --ignore-scripts --no-audit --no-fund
+    npm ci --workspace web --ignore-scripts --no-audit --no-fund
 COPY web/ web/
 RUN npm run build -w web
 
