@@ -224,6 +224,7 @@ export default function SettingsView(props: {
   const { api, tenant, onTenantChange } = props;
   const [loadError, setLoadError] = useState<string | null>(null);
   const [revision, setRevision] = useState(0);
+  const [startedWith] = useState(tenant.settings);
   const tenantId = tenant.id;
 
   // The sign-in answer may be old: fetch the tenant's current settings.
@@ -233,7 +234,13 @@ export default function SettingsView(props: {
       (fresh) => {
         if (!active) return;
         onTenantChange(fresh);
-        setRevision((n) => n + 1);
+        // Only when they differ, so nothing typed meanwhile is thrown away for no reason.
+        if (
+          fresh.settings.model !== startedWith.model ||
+          fresh.settings.systemPrompt !== startedWith.systemPrompt
+        ) {
+          setRevision((n) => n + 1);
+        }
       },
       (error: unknown) => {
         if (active) setLoadError(describeError(error));
@@ -242,7 +249,7 @@ export default function SettingsView(props: {
     return () => {
       active = false;
     };
-  }, [api, tenantId, onTenantChange]);
+  }, [api, tenantId, onTenantChange, startedWith]);
 
   return (
     <div className="settings">
