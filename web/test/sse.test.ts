@@ -48,7 +48,9 @@ describe('SSE parser', () => {
     const cr = stream.replaceAll('\n', '\r');
     expect(parseChunks([crlf])).toEqual(expected);
     expect(parseChunks([cr])).toEqual(expected);
-    const cut = crlf.indexOf('\r\n') + 1; // between the CR and the LF
+    // between the CR and the LF that end `event: delta`: read as two line ends, the
+    // event name would be lost
+    const cut = crlf.indexOf('event: delta\r\n') + 'event: delta\r'.length;
     expect(parseChunks([crlf.slice(0, cut), crlf.slice(cut)])).toEqual(expected);
   });
 

@@ -1,25 +1,9 @@
-// Model output as Markdown, safely: no HTML from the model reaches the page (raw HTML is
-// shown as the text it is), links open elsewhere without access to this page, unsafe
-// URL schemes are dropped, and images are links instead of requests the page would make.
+// Model output as Markdown, safely: no HTML from the model reaches the page (react-markdown
+// shows raw HTML as the text it is; never add rehype-raw here), links open elsewhere without
+// access to this page, unsafe URL schemes are dropped (react-markdown's defaultUrlTransform),
+// and images are links instead of requests the page would make on the model's say.
 import { useState, type ComponentPropsWithoutRef, type ReactNode } from 'react';
 import Markdown, { type Components, type ExtraProps } from 'react-markdown';
-
-interface MdNode {
-  type: string;
-  value?: string;
-  children?: MdNode[];
-}
-
-/** A remark plugin: raw HTML (block or inline) becomes plain text. */
-function remarkHtmlAsText() {
-  return (tree: MdNode) => {
-    const walk = (node: MdNode) => {
-      if (node.type === 'html') node.type = 'text';
-      node.children?.forEach(walk);
-    };
-    walk(tree);
-  };
-}
 
 function SafeLink({ href, children }: ComponentPropsWithoutRef<'a'> & ExtraProps) {
   if (!href) return <span className="unsafe-link">{children}</span>;
@@ -75,12 +59,7 @@ function CodeBlock({ children, node }: ComponentPropsWithoutRef<'pre'> & ExtraPr
 }
 
 const components: Components = { a: SafeLink, img: ImageAsLink, pre: CodeBlock };
-const remarkPlugins = [remarkHtmlAsText];
 
 export function SafeMarkdown({ text }: { text: string }): ReactNode {
-  return (
-    <Markdown remarkPlugins={remarkPlugins} components={components}>
-      {text}
-    </Markdown>
-  );
+  return <Markdown components={components}>{text}</Markdown>;
 }
