@@ -8,7 +8,7 @@ import { AppError, forbidden, notFound } from '../errors.ts';
 import type { Role } from '../lib/jwt.ts';
 import { checkRequestedModel, resolveSettings, type TenantSettings } from '../lib/settings.ts';
 import { providerKeyFor, type Services } from '../plugins/services.ts';
-import type { NewAssistantMessage } from '../repositories/sessions.ts';
+import type { HistoryMessage, NewAssistantMessage } from '../repositories/sessions.ts';
 import {
   estimatePromptTokens,
   partialOf,
@@ -66,7 +66,7 @@ export async function startTurn(
   input: { sessionId: string; content: string; prepared: PreparedTurn; placeholder: boolean },
 ): Promise<StartedTurn> {
   const { settings } = input.prepared;
-  const contextOf = (history: MessageRow[]): ChatMessage[] => {
+  const contextOf = (history: HistoryMessage[]): ChatMessage[] => {
     const context: ChatMessage[] = [];
     if (settings.systemPrompt !== '') context.push({ role: 'system', content: settings.systemPrompt });
     for (const m of history) context.push({ role: m.role, content: m.content });
