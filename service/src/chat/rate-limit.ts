@@ -7,9 +7,13 @@ import { randomUUID } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
 import { AppError } from '../errors.ts';
 
-// KEYS: requests zset, tokens zset (members "<id>:<tokens>"), tokens running sum
-// ARGV: window ms, rpm, tpm, reservation, id
+// KEYS: requests zset, tokens zset (members "<id>:<tokens>"), tokens running sum,
+//       a key that must still hold ARGV[6] (unless that is empty)
+// ARGV: window ms, rpm, tpm, reservation, id, expected value of KEYS[4]
 const RESERVE = `
+if ARGV[6] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[6] then
+  return {-1, 0, 0, 0, 'precondition'}
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
@@ -90,6 +94,23 @@ export interface Budget {
   tpm: number;
 }
 
+/**
+ * A reservation's condition: `key` (in the tenant's hash tag) still holds `value`. The
+ * chat endpoints pass the version of the tenant settings they used.
+ */
+export interface Precondition {
+  key: string;
+  value: string;
+}
+
+/** The precondition no longer held: nothing was reserved. */
+export class PreconditionFailed extends Error {
+  constructor() {
+    super('the reservation precondition no longer holds');
+    this.name = 'PreconditionFailed';
+  }
+}
+
 export interface Reservation {
   id: string;
   tokens: number;
@@ -102,11 +123,13 @@ declare module 'ioredis' {
       requests: string,
       tokens: string,
       sum: string,
+      precondition: string,
       windowMs: number,
       rpm: number,
       tpm: number,
       want: number,
       id: string,
+      expected: string,
     ): Result<[number, number, number, number, string], Context>;
     chatbotSettle(
       tokens: string,
@@ -138,24 +161,44 @@ export function createRateLimiter(deps: {
 }) {
   const { redis } = deps;
   const windowMs = deps.windowSeconds * 1000;
-  redis.defineCommand('chatbotReserve', { numberOfKeys: 3, lua: RESERVE });
+  redis.defineCommand('chatbotReserve', { numberOfKeys: 4, lua: RESERVE });
   redis.defineCommand('chatbotSettle', { numberOfKeys: 2, lua: SETTLE });
   const keys = (tenantId: string) => {
     const base = `chatbot:rl:{${tenantId}}`;
     return [`${base}:req`, `${base}:tok`, `${base}:toksum`] as const;
   };
 
-  /** Admits the request and reserves `tokens`, or throws 429 rate_limited with Retry-After. */
-  async function reserve(tenantId: string, budget: Budget, tokens: number): Promise<Reservation> {
+  /**
+   * Admits the request and reserves `tokens`, or throws 429 rate_limited with Retry-After
+   * (or PreconditionFailed, when `precondition` no longer holds).
+   */
+  async function reserve(
+    tenantId: string,
+    budget: Budget,
+    tokens: number,
+    precondition?: Precondition,
+  ): Promise<Reservation> {
     const id = randomUUID();
     const [req, tok, sum] = keys(tenantId);
     let result: [number, number, number, number, string];
     try {
-      result = await redis.chatbotReserve(req, tok, sum, windowMs, budget.rpm, budget.tpm, tokens, id);
+      result = await redis.chatbotReserve(
+        req,
+        tok,
+        sum,
+        precondition?.key ?? `${req}:none`,
+        windowMs,
+        budget.rpm,
+        budget.tpm,
+        tokens,
+        id,
+        precondition?.value ?? '',
+      );
     } catch (error) {
       throw new AppError('unavailable', 'the rate limiter (Redis) is unreachable', { cause: error });
     }
     const [admitted, remainingRequests, remainingTokens, retryMs, refused] = result;
+    if (admitted === -1) throw new PreconditionFailed();
     const headers = headersOf(budget, remainingRequests, remainingTokens);
     if (admitted !== 1) {
       deps.onRefusal?.(refused === 'requests' ? 'requests' : 'tokens');

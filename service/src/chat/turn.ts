@@ -8,6 +8,7 @@ import { AppError, forbidden, notFound } from '../errors.ts';
 import type { Role } from '../lib/jwt.ts';
 import { checkRequestedModel, resolveSettings, type TenantSettings } from '../lib/settings.ts';
 import { providerKeyFor, type Services } from '../plugins/services.ts';
+import { versionKey, type VersionedTenant } from '../repositories/tenants.ts';
 import type { HistoryMessage, NewAssistantMessage } from '../repositories/sessions.ts';
 import {
   estimatePromptTokens,
@@ -16,7 +17,7 @@ import {
   type ChatMessage,
   type CompletionResult,
 } from './llm.ts';
-import type { Reservation } from './rate-limit.ts';
+import { PreconditionFailed, type Precondition, type Reservation } from './rate-limit.ts';
 
 /** Earlier messages sent to the model with each turn. */
 export const HISTORY_LIMIT = 50;
@@ -32,24 +33,73 @@ export interface PreparedTurn {
   settings: TenantSettings;
   models: string[];
   apiKey: string;
+  /** The limiter admits the turn only while the tenant's settings are still these. */
+  precondition: Precondition;
 }
 
-/** Loads the caller's tenant and what the model call needs; refuses before anything is stored. */
-export async function prepareTurn(
+/** What the model call needs, from the caller's tenant; refuses before anything is stored. */
+function prepareTurn(
+  services: Services,
+  caller: TurnCaller,
+  tenant: VersionedTenant | undefined,
+  requestedModel: string | undefined,
+  param: string,
+): PreparedTurn {
+  if (tenant === undefined)
+    throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
+  const settings = resolveSettings(tenant.row.settings, services.settingsDefaults);
+  const model = requestedModel ?? settings.model;
+  checkRequestedModel(settings, model, param);
+  const apiKey = providerKeyFor(services, tenant.row.providerKeyEncrypted);
+  const models = [model, ...settings.fallbackModels.filter((m) => m !== model)];
+  // Without a version (Redis was unreachable) nothing can match: the turn reloads.
+  const precondition = { key: versionKey(caller.tenantId), value: tenant.version ?? 'unknown' };
+  return { tenant: tenant.row, settings, models, apiKey, precondition };
+}
+
+/**
+ * Runs `attempt` with the turn prepared from this process's copy of the caller's tenant.
+ * Settings decide only on their current version: when the limiter finds the tenant changed
+ * since (through any replica), or when `attempt` or the preparation refuses the request on
+ * the copy, the tenant is read again and everything runs anew. `attempt` must not have
+ * stored anything when it fails.
+ */
+export async function withPreparedTurn<T>(
   services: Services,
   caller: TurnCaller,
   requestedModel: string | undefined,
-  param = 'model',
-): Promise<PreparedTurn> {
-  const tenant = await services.tenants.get(caller.tenantId);
-  if (tenant === undefined)
-    throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
-  const settings = resolveSettings(tenant.settings, services.settingsDefaults);
-  const model = requestedModel ?? settings.model;
-  checkRequestedModel(settings, model, param);
-  const apiKey = providerKeyFor(services, tenant.providerKeyEncrypted);
-  const models = [model, ...settings.fallbackModels.filter((m) => m !== model)];
-  return { tenant, settings, models, apiKey };
+  attempt: (prepared: PreparedTurn) => Promise<T>,
+  options: { param?: string } = {},
+): Promise<T> {
+  let fresh = false;
+  for (let tries = 1; ; tries++) {
+    const tenant = await services.tenants.getForTurn(caller.tenantId, { fresh });
+    try {
+      return await attempt(prepareTurn(services, caller, tenant, requestedModel, options.param ?? 'model'));
+    } catch (error) {
+      const stale = error instanceof PreconditionFailed;
+      const refusedOnCopy =
+        tenant?.local === true &&
+        error instanceof AppError &&
+        error.code !== 'rate_limited' &&
+        error.code !== 'unavailable';
+      if (!stale && !refusedOnCopy) throw error;
+      if (tries >= 3) {
+        throw new AppError('unavailable', 'the tenant settings keep changing; retry', { cause: error });
+      }
+      fresh = true;
+    }
+  }
+}
+
+/** Admits the turn (tokens reserved) under the settings it was prepared with. */
+export function reserveTurn(services: Services, caller: TurnCaller, prepared: PreparedTurn, tokens: number) {
+  return services.limiter.reserve(
+    caller.tenantId,
+    prepared.settings.rateLimit,
+    tokens,
+    prepared.precondition,
+  );
 }
 
 export interface StartedTurn {
@@ -81,9 +131,10 @@ export async function startTurn(
     historyLimit: HISTORY_LIMIT,
     placeholder: input.placeholder,
     admit: (history) =>
-      services.limiter.reserve(
-        caller.tenantId,
-        settings.rateLimit,
+      reserveTurn(
+        services,
+        caller,
+        input.prepared,
         estimatePromptTokens(contextOf(history)) + settings.maxOutputTokens,
       ),
   });
@@ -163,8 +214,10 @@ export async function runTurn(
   caller: TurnCaller,
   input: { sessionId: string; content: string; model?: string },
 ): Promise<TurnResult> {
-  const prepared = await prepareTurn(services, caller, input.model);
-  const started = await startTurn(services, caller, { ...input, prepared, placeholder: false });
+  const [prepared, started] = await withPreparedTurn(services, caller, input.model, async (prepared) => [
+    prepared,
+    await startTurn(services, caller, { ...input, prepared, placeholder: false }),
+  ]);
   const { context, reservation } = started;
   const t0 = performance.now();
   let result: CompletionResult;
@@ -179,28 +232,33 @@ export async function runTurn(
     const failure = providerError(error);
     observeLlm(services, prepared.models[0]!, failure.code, t0);
     log.warn({ err: error, code: failure.code }, 'model call failed');
-    await settleTurn(services, log, caller.tenantId, reservation, { promptTokens: 0, completionTokens: 0 });
-    await storeReply(services, caller, input.sessionId, undefined, {
-      content: '',
-      status: 'failed',
-      model: prepared.models[0] ?? null,
-      promptTokens: null,
-      completionTokens: null,
-      error: failure.code,
-    });
+    await Promise.all([
+      settleTurn(services, log, caller.tenantId, reservation, { promptTokens: 0, completionTokens: 0 }),
+      storeReply(services, caller, input.sessionId, undefined, {
+        content: '',
+        status: 'failed',
+        model: prepared.models[0] ?? null,
+        promptTokens: null,
+        completionTokens: null,
+        error: failure.code,
+      }),
+    ]);
     throw Object.assign(failure, { headers: { ...reservation.headers, ...failure.headers } });
   }
   observeLlm(services, result.model, 'ok', t0);
   const usage = usageOf(context, result.content, result);
-  await settleTurn(services, log, caller.tenantId, reservation, usage);
-  const reply = await storeReply(services, caller, input.sessionId, undefined, {
-    content: result.content,
-    status: 'complete',
-    model: result.model,
-    promptTokens: usage.promptTokens,
-    completionTokens: usage.completionTokens,
-    error: null,
-  });
+  // The limiter's settlement and the database write are independent: both at once.
+  const [, reply] = await Promise.all([
+    settleTurn(services, log, caller.tenantId, reservation, usage),
+    storeReply(services, caller, input.sessionId, undefined, {
+      content: result.content,
+      status: 'complete',
+      model: result.model,
+      promptTokens: usage.promptTokens,
+      completionTokens: usage.completionTokens,
+      error: null,
+    }),
+  ]);
   return { message: started.userMessage, reply, rateLimitHeaders: reservation.headers };
 }
 
@@ -250,15 +308,17 @@ export async function streamStartedTurn(
     );
     observeLlm(services, result.model, 'ok', t0);
     const usage = usageOf(started.context, result.content, result);
-    await settleTurn(services, log, caller.tenantId, started.reservation, usage);
-    const reply = await storeReply(services, caller, input.sessionId, started.placeholder, {
-      content: result.content,
-      status: 'complete',
-      model: result.model,
-      promptTokens: usage.promptTokens,
-      completionTokens: usage.completionTokens,
-      error: null,
-    });
+    const [, reply] = await Promise.all([
+      settleTurn(services, log, caller.tenantId, started.reservation, usage),
+      storeReply(services, caller, input.sessionId, started.placeholder, {
+        content: result.content,
+        status: 'complete',
+        model: result.model,
+        promptTokens: usage.promptTokens,
+        completionTokens: usage.completionTokens,
+        error: null,
+      }),
+    ]);
     return { reply };
   } catch (error) {
     const failure = error instanceof AppError ? error : providerError(error);
@@ -266,21 +326,23 @@ export async function streamStartedTurn(
     observeLlm(services, prepared.models[0]!, input.signal.aborted ? 'aborted' : failure.code, t0);
     log.warn({ err: error, code: failure.code, aborted: input.signal.aborted }, 'streamed model call failed');
     const usage = usageOf(started.context, partial);
-    await settleTurn(
-      services,
-      log,
-      caller.tenantId,
-      started.reservation,
-      partial === '' ? { promptTokens: 0, completionTokens: 0 } : usage,
-    );
-    const reply = await storeReply(services, caller, input.sessionId, started.placeholder, {
-      content: partial,
-      status: 'failed',
-      model: prepared.models[0] ?? null,
-      promptTokens: partial === '' ? null : usage.promptTokens,
-      completionTokens: partial === '' ? null : usage.completionTokens,
-      error: failure.code,
-    });
+    const [, reply] = await Promise.all([
+      settleTurn(
+        services,
+        log,
+        caller.tenantId,
+        started.reservation,
+        partial === '' ? { promptTokens: 0, completionTokens: 0 } : usage,
+      ),
+      storeReply(services, caller, input.sessionId, started.placeholder, {
+        content: partial,
+        status: 'failed',
+        model: prepared.models[0] ?? null,
+        promptTokens: partial === '' ? null : usage.promptTokens,
+        completionTokens: partial === '' ? null : usage.completionTokens,
+        error: failure.code,
+      }),
+    ]);
     return { reply, failure };
   }
 }

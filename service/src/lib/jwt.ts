@@ -28,16 +28,47 @@ export interface JwtSettings {
   audience: string | undefined;
 }
 
-export function createTokenVerifier(publicKeyPem: string, settings: JwtSettings) {
+/** Verified tokens remembered, so a client's repeated requests skip the signature check. */
+export const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
+
+export function createTokenVerifier(
+  publicKeyPem: string,
+  settings: JwtSettings,
+  options: { cacheSize?: number } = {},
+) {
   const key: KeyObject = createPublicKey(publicKeyPem);
   const algorithm = jwtAlgorithmFor(key);
   if (algorithm === undefined) throw new Error('JWT_PUBLIC_KEY must be an RSA, EC P-256 or Ed25519 key');
+  const algorithms = [algorithm];
+  const cacheSize = options.cacheSize ?? VERIFIED_TOKEN_CACHE_SIZE;
+  // Keyed by the whole token: the same bytes verify the same way under the same key and
+  // settings until `exp`, the only check that changes with time once a token passed
+  // (`nbf` only becomes easier to meet). Least recently used first; failures are not kept.
+  const verified = new Map<string, { claims: Readonly<TokenClaims>; expiresAtMs: number }>();
 
   return async function verify(token: string): Promise<TokenClaims> {
+    const hit = verified.get(token);
+    if (hit !== undefined) {
+      verified.delete(token);
+      // jose refuses a token once exp <= now (whole seconds); this stops no later than that.
+      if (Date.now() < hit.expiresAtMs) {
+        verified.set(token, hit);
+        return { ...hit.claims };
+      }
+    }
+    const { expiresAt, ...claims } = await verifySignature(token);
+    if (cacheSize > 0) {
+      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
+      verified.set(token, { claims: Object.freeze({ ...claims }), expiresAtMs: expiresAt * 1000 });
+    }
+    return claims;
+  };
+
+  async function verifySignature(token: string): Promise<TokenClaims & { expiresAt: number }> {
     let payload;
     try {
       ({ payload } = await jwtVerify(token, key, {
-        algorithms: [algorithm],
+        algorithms,
         requiredClaims: ['exp', 'sub'],
         ...(settings.issuer === undefined ? {} : { issuer: settings.issuer }),
         ...(settings.audience === undefined ? {} : { audience: settings.audience }),
@@ -53,8 +84,9 @@ export function createTokenVerifier(publicKeyPem: string, settings: JwtSettings)
               : 'token signature or format is not valid';
       throw new TokenError(reason, { cause: error });
     }
-    return claimsOf(payload);
-  };
+    // requiredClaims made jose check that exp is there and a number.
+    return { ...claimsOf(payload), expiresAt: payload.exp! };
+  }
 }
 
 function claimsOf(payload: Record<string, unknown>): TokenClaims {

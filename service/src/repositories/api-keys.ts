@@ -1,6 +1,6 @@
 // Tenant API keys: `cbk_<random>`, shown once, stored as a SHA-256 hash, revoked by deletion.
 import { createHash, randomBytes } from 'node:crypto';
-import { and, desc, eq, lt, or, sql } from 'drizzle-orm';
+import { and, desc, eq, lt, or } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
 import { apiKeys, type ApiKeyRow } from '../db/schema.ts';
 
@@ -70,9 +70,12 @@ export function createApiKeysRepository(deps: { database: Database }) {
   /** Finds the key's tenant; the lookup runs as the owner through a narrow SQL function. */
   async function authenticate(key: string): Promise<{ keyId: string; tenantId: string } | undefined> {
     const hash = hashApiKey(key);
-    const rows = await database.withoutTenant((tx) =>
-      tx.execute<{ key_id: string; tenant_id: string }>(
-        sql`select key_id, tenant_id from chatbot_authenticate_api_key(${hash})`,
+    // One round trip: BEGIN, the role, the lookup and COMMIT go out together.
+    const rows = await database.pipeline({ tenantId: null }, ({ sql, commitWith }) =>
+      commitWith(
+        sql<
+          { key_id: string; tenant_id: string }[]
+        >`select key_id, tenant_id from chatbot_authenticate_api_key(${hash})`,
       ),
     );
     const row = rows[0];

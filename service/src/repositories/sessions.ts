@@ -1,7 +1,8 @@
 // Chat sessions and their messages, always inside one tenant.
-import { and, asc, desc, eq, gt, lt, or, sql } from 'drizzle-orm';
-import { pgErrorCode, type Database, type Tx } from '../db/client.ts';
-import { messages, sessions, usageDaily, type MessageRow, type SessionRow } from '../db/schema.ts';
+import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
+import type postgres from 'postgres';
+import { pgErrorCode, type Database } from '../db/client.ts';
+import { messages, sessions, type MessageRow, type SessionRow } from '../db/schema.ts';
 
 export type NewAssistantMessage = {
   content: string;
@@ -196,12 +197,12 @@ export function createSessionsRepository(deps: { database: Database }) {
     const day = utcDay();
     try {
       const rows = await database.pipeline({ tenantId }, ({ sql, commitWith }) => {
-        const usage = sql`insert into usage_daily (tenant_id, day, requests, prompt_tokens, completion_tokens)
-            values (${tenantId}, ${day}, 1, ${reply.promptTokens ?? 0}, ${reply.completionTokens ?? 0})
-            on conflict (tenant_id, day) do update set
-              requests = usage_daily.requests + 1,
-              prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
-              completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens`;
+        const usage = usageUpsert(sql, {
+          tenantId,
+          day,
+          promptTokens: reply.promptTokens ?? 0,
+          completionTokens: reply.completionTokens ?? 0,
+        });
         return commitWith(
           input.messageId === undefined
             ? sql<MessageSqlRow[]>`with m as (
@@ -236,29 +237,17 @@ export function createSessionsRepository(deps: { database: Database }) {
 /** Today in UTC, as usage_daily counts days. */
 export const utcDay = (): string => new Date().toISOString().slice(0, 10);
 
-/** Adds one request and its tokens to the tenant's usage of the current UTC day. */
-export async function recordUsage(
-  tx: Tx,
-  input: { tenantId: string; promptTokens: number; completionTokens: number },
-): Promise<void> {
-  const day = utcDay();
-  await tx
-    .insert(usageDaily)
-    .values({
-      tenantId: input.tenantId,
-      day,
-      requests: 1,
-      promptTokens: input.promptTokens,
-      completionTokens: input.completionTokens,
-    })
-    .onConflictDoUpdate({
-      target: [usageDaily.tenantId, usageDaily.day],
-      set: {
-        requests: sql`${usageDaily.requests} + 1`,
-        promptTokens: sql`${usageDaily.promptTokens} + ${input.promptTokens}`,
-        completionTokens: sql`${usageDaily.completionTokens} + ${input.completionTokens}`,
-      },
-    });
+/** Adds one request and its tokens to the tenant's usage of the day: a statement to send or nest. */
+export function usageUpsert(
+  sql: postgres.Sql,
+  input: { tenantId: string; day: string; promptTokens: number; completionTokens: number },
+) {
+  return sql`insert into usage_daily (tenant_id, day, requests, prompt_tokens, completion_tokens)
+      values (${input.tenantId}, ${input.day}, 1, ${input.promptTokens}, ${input.completionTokens})
+      on conflict (tenant_id, day) do update set
+        requests = usage_daily.requests + 1,
+        prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens`;
 }
 
 export type SessionsRepository = ReturnType<typeof createSessionsRepository>;

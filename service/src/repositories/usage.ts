@@ -1,15 +1,18 @@
 // Daily usage per tenant.
 import { and, asc, eq, gte, lte } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
-import { recordUsage } from './sessions.ts';
+import { usageUpsert, utcDay } from './sessions.ts';
 import { usageDaily } from '../db/schema.ts';
 
 export function createUsageRepository(deps: { database: Database }) {
   const { database } = deps;
   return {
-    /** Counts one request and its tokens for today (the stateless completions endpoint). */
+    /** Counts one request and its tokens for today (the stateless completions endpoint): one round trip. */
     async record(input: { tenantId: string; promptTokens: number; completionTokens: number }) {
-      await database.withTenant(input.tenantId, (tx) => recordUsage(tx, input));
+      const day = utcDay();
+      await database.pipeline({ tenantId: input.tenantId }, ({ sql, commitWith }) =>
+        commitWith(usageUpsert(sql, { ...input, day })),
+      );
     },
 
     async list(input: { tenantId: string; from: string; to: string }) {

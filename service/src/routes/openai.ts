@@ -13,7 +13,7 @@ import {
   type ChatMessage,
   type CompletionResult,
 } from '../chat/llm.ts';
-import { prepareTurn, settleTurn, usageOf } from '../chat/turn.ts';
+import { reserveTurn, settleTurn, usageOf, withPreparedTurn } from '../chat/turn.ts';
 import { AppError, type ErrorCode } from '../errors.ts';
 import { chatCaller } from '../lib/access.ts';
 import { modelsOf, resolveSettings } from '../lib/settings.ts';
@@ -117,16 +117,19 @@ const openAiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/chat/completions', { config, schema: { body: CompletionBody } }, async (request, reply) => {
     const caller = chatCaller(request.principal);
     const body = request.body;
-    const prepared = await prepareTurn(services, caller, body.model);
-    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? prepared.settings.maxOutputTokens;
     const messages: ChatMessage[] = body.messages.map((m) => ({
       role: m.role === 'developer' ? 'system' : m.role === 'tool' ? 'user' : m.role,
       content: textOf(m.content),
     }));
-    const reservation = await services.limiter.reserve(
-      caller.tenantId,
-      prepared.settings.rateLimit,
-      estimatePromptTokens(messages) + maxTokens,
+    const { prepared, maxTokens, reservation } = await withPreparedTurn(
+      services,
+      caller,
+      body.model,
+      async (prepared) => {
+        const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? prepared.settings.maxOutputTokens;
+        const tokens = estimatePromptTokens(messages) + maxTokens;
+        return { prepared, maxTokens, reservation: await reserveTurn(services, caller, prepared, tokens) };
+      },
     );
     reply.headers(reservation.headers);
     const request_ = {
@@ -139,8 +142,10 @@ const openAiRoutes: FastifyPluginAsyncTypebox = async (app) => {
       ...(body.stop == null ? {} : { stop: body.stop }),
     };
     const account = async (usage: { promptTokens: number; completionTokens: number }) => {
-      await settleTurn(services, request.log, caller.tenantId, reservation, usage);
-      await services.usage.record({ tenantId: caller.tenantId, ...usage });
+      await Promise.all([
+        settleTurn(services, request.log, caller.tenantId, reservation, usage),
+        services.usage.record({ tenantId: caller.tenantId, ...usage }),
+      ]);
     };
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);

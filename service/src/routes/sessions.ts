@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requestHash, runIdempotent } from '../chat/idempotency.ts';
-import { prepareTurn, runTurn, startTurn, streamStartedTurn } from '../chat/turn.ts';
+import { runTurn, startTurn, streamStartedTurn, withPreparedTurn } from '../chat/turn.ts';
 import type { AppError } from '../errors.ts';
 import { openEventStream } from '../lib/sse.ts';
 import type { MessageView } from '../lib/present.ts';
@@ -164,13 +164,10 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
       // Streaming: refusals (validation, auth, limits, a missing session) come before the stream.
       const streamTurn = async (): Promise<TurnView> => {
-        const prepared = await prepareTurn(services, caller, model);
-        const started = await startTurn(services, caller, {
-          sessionId,
-          content,
+        const [prepared, started] = await withPreparedTurn(services, caller, model, async (prepared) => [
           prepared,
-          placeholder: true,
-        });
+          await startTurn(services, caller, { sessionId, content, prepared, placeholder: true }),
+        ]);
         const events = openEventStream(reply, started.reservation.headers);
         services.metrics.openStreams.inc();
         try {
