@@ -52,6 +52,9 @@ const HISTORY = env('BENCH_HISTORY', 50);
 const PHASES = new Set(
   (process.env.BENCH_PHASES ?? 'bare,health,stub,chat,stream').split(',').map((p) => p.trim()),
 );
+/** `stub` and `chat` run a closed-loop (`-max`) and a fixed-rate (`-rate`) measurement. */
+const wants = (phase: string, kind?: 'max' | 'rate') =>
+  PHASES.has(phase) || (kind !== undefined && PHASES.has(`${phase}-${kind}`));
 /** Extra node options for the service process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
 const SERVICE_NODE_ARGS = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
@@ -160,12 +163,14 @@ async function stopChild(child: ChildProcess): Promise<void> {
 
 // ---- CPU accounting: which process spent the machine's two cores -------------------------
 const CLOCK_TICKS = 100;
-function processCpuMs(pid: number | undefined): number | undefined {
+/** User + system CPU of a process (or system only), in ms. */
+function processCpuMs(pid: number | undefined, only?: 'system'): number | undefined {
   if (pid === undefined) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    const [user, system] = [Number(fields[11]), Number(fields[12])];
+    return (((only === 'system' ? 0 : user) + system) * 1000) / CLOCK_TICKS;
   } catch {
     return undefined;
   }
@@ -200,6 +205,7 @@ function cpuSnapshot(meters: Meters): CpuSnapshot {
   const self = process.cpuUsage();
   return {
     service: processCpuMs(meters.service),
+    'service kernel': processCpuMs(meters.service, 'system'),
     stub: processCpuMs(meters.stub),
     postgres: containerCpuMs(meters.postgres),
     redis: containerCpuMs(meters.redis),
@@ -334,6 +340,7 @@ async function main(): Promise<void> {
         POSTGRES_IMAGE,
         '-c',
         'max_connections=200',
+        ...(process.env.BENCH_POSTGRES_ARGS ?? '').split(' ').filter((a) => a !== ''),
       ],
       { POSTGRES_PASSWORD: pgPassword },
     ),
@@ -405,7 +412,7 @@ async function main(): Promise<void> {
     env: {
       PATH: process.env.PATH ?? '',
       ENVIRONMENT: 'production',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
       API_HOST: '127.0.0.1',
       API_PORT: String(apiPort),
       DATABASE_URL: databaseUrl,
@@ -524,7 +531,7 @@ async function main(): Promise<void> {
   const serviceFirstDelta = (text: string) => text.includes('event: delta');
 
   // (a) the ceiling
-  if (PHASES.has('bare')) {
+  if (wants('bare')) {
     const bare = await startNode('bare server', [bareMain], {}, /bare server listening on (\S+)/);
     await closedLoop(
       '(a) bare Fastify route',
@@ -534,9 +541,9 @@ async function main(): Promise<void> {
     await stopChild(bare.child);
   }
   // (b)
-  if (PHASES.has('health')) await closedLoop('(b) GET /health', { url: `${apiUrl}/health` }, meters);
+  if (wants('health')) await closedLoop('(b) GET /health', { url: `${apiUrl}/health` }, meters);
   // (e) the stub alone
-  if (PHASES.has('stub')) {
+  if (wants('stub', 'max')) {
     await closedLoop(
       '(e) stub direct, max',
       { url: `${stubOrigin}/v1/chat/completions`, method: 'POST', headers: stubHeaders, body: stubBody },
@@ -544,7 +551,7 @@ async function main(): Promise<void> {
     );
   }
   // (c) chat turns
-  if (PHASES.has('chat')) {
+  if (wants('chat', 'max')) {
     await closedLoop(
       '(c) chat turn, max',
       {
@@ -563,7 +570,7 @@ async function main(): Promise<void> {
     );
   }
   // Fixed rate: the stub alone, then through the service.
-  if (PHASES.has('stub')) {
+  if (wants('stub', 'rate')) {
     await openLoop(
       `(e) stub direct @${RATE}/s`,
       {
@@ -573,11 +580,11 @@ async function main(): Promise<void> {
       meters,
     );
   }
-  if (PHASES.has('chat')) {
+  if (wants('chat', 'rate')) {
     await openLoop(`(c) chat turn @${RATE}/s`, { origin: apiUrl, next: nextTurn(turnBody) }, meters);
   }
-  if (PHASES.has('stream')) {
-    if (PHASES.has('stub')) {
+  if (wants('stream')) {
+    if (wants('stub', 'rate')) {
       await openLoop(
         `(e) stub stream @${RATE}/s`,
         {
@@ -619,14 +626,15 @@ function report(startedAt: Date, logLines: number): void {
   );
   lines.push('');
   lines.push(
-    `| measurement | req/s | p50 ms | p99 ms | first delta p50 ms | first delta p99 ms | CPU ms/req (service, stub, postgres, redis, load gen) |`,
+    `| measurement | req/s | p50 ms | p99 ms | first delta p50 ms | first delta p99 ms | CPU ms/req: service (kernel part), stub, postgres, redis, load gen |`,
   );
   lines.push('|---|---:|---:|---:|---:|---:|---|');
   for (const r of rows) {
     const cpu = r.cpu ?? {};
-    const cpuText = ['service', 'stub', 'postgres', 'redis', 'load generator']
-      .map((k) => f(cpu[k], 3))
-      .join(' / ');
+    const cpuText = [
+      `${f(cpu.service, 3)} (${f(cpu['service kernel'], 3)})`,
+      ...['stub', 'postgres', 'redis', 'load generator'].map((k) => f(cpu[k], 3)),
+    ].join(' / ');
     lines.push(
       `| ${r.name}${r.note ? ` (${r.note})` : ''} | ${f(r.rps, 0)} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.first50)} | ${f(r.first99)} | ${cpuText} |`,
     );

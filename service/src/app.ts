@@ -47,6 +47,9 @@ export interface BuildOptions {
 export async function buildApp(config: Config, options: BuildOptions = {}) {
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config),
+    // One line per request, when it completes (see the onResponse hook below), instead of
+    // Fastify's two ("incoming request" and "request completed").
+    disableRequestLogging: true,
     bodyLimit: BODY_LIMIT_BYTES,
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -58,12 +61,25 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
 
   await app.register(errorsPlugin, { spaIndex: config.webRoot !== undefined });
 
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info(
+      {
+        req: { method: request.method, url: request.url },
+        res: { statusCode: reply.statusCode },
+        responseTime: reply.elapsedTime,
+      },
+      'request completed',
+    );
+    done();
+  });
+
   // A POST without any body (no content type, nothing sent) is an empty object: `{title?}`
   // and `{name?}` bodies may be left out entirely.
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     if (request.body === undefined && request.method !== 'GET' && request.method !== 'DELETE') {
       request.body = {};
     }
+    done();
   });
 
   if (config.allowedHosts.length > 0) {

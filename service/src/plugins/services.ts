@@ -51,6 +51,7 @@ export function createRedis(url: string): Redis {
     commandTimeout: 2000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     lazyConnect: true,
+    enableAutoPipelining: true,
   });
 }
 
@@ -102,7 +103,11 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
   app.decorate('services', services);
 
   app.addHook('onClose', async () => {
-    await Promise.allSettled([database.close(), redis.quit().catch(() => redis.disconnect())]);
+    await Promise.allSettled([
+      database.close(),
+      redis.quit().catch(() => redis.disconnect()),
+      services.llm.close(),
+    ]);
   });
 }
 
