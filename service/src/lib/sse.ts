@@ -1,4 +1,4 @@
-// Server-sent events over a Fastify reply: each event is written as soon as it is produced
+// Server-sent events over a Fastify reply: each event is written in the tick it is produced
 // (X-Accel-Buffering: no keeps nginx from holding it back); `signal` aborts when the
 // client goes away before the stream ends.
 import { PassThrough } from 'node:stream';
@@ -29,15 +29,30 @@ export function openEventStream(reply: FastifyReply, headers: Record<string, str
       'x-accel-buffering': 'no',
     })
     .send(body);
+  // Events produced in the same tick (a provider's pieces often arrive together) leave in
+  // one write at the end of that tick: nothing waits for later events.
+  let pending = '';
+  const flush = () => {
+    if (pending === '') return;
+    const chunk = pending;
+    pending = '';
+    if (!gone.signal.aborted) body.write(chunk);
+  };
+  const queue = (text: string) => {
+    if (ended || gone.signal.aborted) return;
+    if (pending === '') process.nextTick(flush);
+    pending += text;
+  };
   return {
     send(event, data) {
-      if (!ended && !gone.signal.aborted) body.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      queue(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     },
     comment(text) {
-      if (!ended && !gone.signal.aborted) body.write(`: ${text}\n\n`);
+      queue(`: ${text}\n\n`);
     },
     end() {
       if (ended) return;
+      flush();
       ended = true;
       body.end();
     },

@@ -1,6 +1,6 @@
 // Authentication for /v1: a JWT (asymmetric only), a tenant API key, or DISABLE_AUTH's
 // development identity. Sets request.principal and adds tenantId/userId to the log.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.ts';
 import type { Principal } from '../lib/access.ts';
@@ -78,12 +78,16 @@ async function authPlugin(app: FastifyInstance) {
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (request, reply) => {
     request.principal = await authenticate(request);
-    const log = request.log.child({
-      tenantId: request.principal.tenantId ?? undefined,
-      userId: request.principal.sub,
-    });
-    request.log = log;
-    reply.log = log;
+    const bindings = { tenantId: request.principal.tenantId ?? undefined, userId: request.principal.sub };
+    // The request's own logger (a pino child per request) takes the bindings in place,
+    // cheaper than a child of the child; another logger gets a child.
+    const log = request.log as FastifyBaseLogger & { setBindings?: (bindings: object) => void };
+    if (typeof log.setBindings === 'function') {
+      log.setBindings(bindings);
+    } else {
+      request.log = log.child(bindings);
+      reply.log = request.log;
+    }
   });
 }
 

@@ -144,7 +144,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const stream = request.body.stream ?? (request.headers.accept ?? '').includes('text/event-stream');
       const key = request.headers['idempotency-key'];
       const scope = key === undefined ? undefined : { tenantId: caller.tenantId, userId: caller.userId, key };
-      const hash = requestHash({ sessionId, content, model: model ?? null, stream });
+      const hash =
+        scope === undefined ? '' : requestHash({ sessionId, content, model: model ?? null, stream });
       const waitMs = services.config.llmTimeoutMs * 3 + 30_000;
 
       if (!stream) {

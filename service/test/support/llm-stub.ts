@@ -118,7 +118,7 @@ export async function startLlmStub(
     if (behavior.kind === 'reply' && behavior.firstByteDelayMs) await sleep(behavior.firstByteDelayMs);
 
     if (body.stream !== true) {
-      await sleep(delayMs);
+      if (delayMs > 0) await sleep(delayMs);
       res.writeHead(200, { 'content-type': 'application/json' }).end(
         JSON.stringify({
           id,
