@@ -323,7 +323,10 @@ async function main(): Promise<void> {
   const redisPassword = randomBytes(16).toString('hex');
   onCleanup(pgName, () => removeContainer(pgName));
   onCleanup(redisName, () => removeContainer(redisName));
-  log(`starting ${POSTGRES_IMAGE} and ${REDIS_IMAGE}`);
+  // BENCH_NETWORK=host runs both on the host's network on free loopback ports instead.
+  const hostNetwork = process.env.BENCH_NETWORK === 'host';
+  const [hostPgPort, hostRedisPort] = hostNetwork ? [await freePort(), await freePort()] : [5432, 6379];
+  log(`starting ${POSTGRES_IMAGE} and ${REDIS_IMAGE}${hostNetwork ? ' on the host network' : ''}`);
   await Promise.all([
     docker(
       [
@@ -331,8 +334,7 @@ async function main(): Promise<void> {
         '-d',
         '--name',
         pgName,
-        '-p',
-        '127.0.0.1::5432',
+        ...(hostNetwork ? ['--network', 'host'] : ['-p', '127.0.0.1::5432']),
         '-e',
         'POSTGRES_PASSWORD',
         '-e',
@@ -340,6 +342,7 @@ async function main(): Promise<void> {
         POSTGRES_IMAGE,
         '-c',
         'max_connections=200',
+        ...(hostNetwork ? ['-c', `port=${hostPgPort}`, '-c', 'listen_addresses=127.0.0.1'] : []),
         ...(process.env.BENCH_POSTGRES_ARGS ?? '').split(' ').filter((a) => a !== ''),
       ],
       { POSTGRES_PASSWORD: pgPassword },
@@ -350,31 +353,47 @@ async function main(): Promise<void> {
         '-d',
         '--name',
         redisName,
-        '-p',
-        '127.0.0.1::6379',
+        ...(hostNetwork ? ['--network', 'host'] : ['-p', '127.0.0.1::6379']),
         '-e',
         'REDIS_PASSWORD',
         REDIS_IMAGE,
         'sh',
         '-c',
-        'exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes --appendfsync everysec',
+        `exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes --appendfsync everysec${
+          hostNetwork ? ` --port ${hostRedisPort} --bind 127.0.0.1` : ''
+        }`,
       ],
       { REDIS_PASSWORD: redisPassword },
     ),
   ]);
   await waitFor('postgres', async () => {
-    await docker(['exec', pgName, 'pg_isready', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'chatbot']);
+    await docker([
+      'exec',
+      pgName,
+      'pg_isready',
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(hostPgPort),
+      '-U',
+      'postgres',
+      '-d',
+      'chatbot',
+    ]);
     return true;
   });
   await waitFor(
     'redis',
     async () =>
-      (await docker(['exec', '-e', 'REDISCLI_AUTH', redisName, 'redis-cli', 'ping'], {
-        REDISCLI_AUTH: redisPassword,
-      })) === 'PONG',
+      (await docker(
+        ['exec', '-e', 'REDISCLI_AUTH', redisName, 'redis-cli', '-p', String(hostRedisPort), 'ping'],
+        {
+          REDISCLI_AUTH: redisPassword,
+        },
+      )) === 'PONG',
   );
-  const pgPort = await publishedPort(pgName, 5432);
-  const redisPort = await publishedPort(redisName, 6379);
+  const pgPort = hostNetwork ? hostPgPort : await publishedPort(pgName, 5432);
+  const redisPort = hostNetwork ? hostRedisPort : await publishedPort(redisName, 6379);
   meters.postgres = await docker(['inspect', '-f', '{{.Id}}', pgName]);
   meters.redis = await docker(['inspect', '-f', '{{.Id}}', redisName]);
   const { stdout: psOut } = await exec('ps', ['-eo', 'args']);
@@ -382,9 +401,11 @@ async function main(): Promise<void> {
     .split('\n')
     .filter((l) => l.includes('docker-proxy') && (l.includes(`${pgPort}`) || l.includes(`${redisPort}`)));
   log(
-    proxied.length === 0
-      ? `postgres on 127.0.0.1:${pgPort}, redis on 127.0.0.1:${redisPort} (iptables-published, no userland proxy)`
-      : `WARNING: a docker-proxy process carries the traffic (${proxied.length}); numbers include it`,
+    hostNetwork
+      ? `postgres on 127.0.0.1:${pgPort}, redis on 127.0.0.1:${redisPort} (host network)`
+      : proxied.length === 0
+        ? `postgres on 127.0.0.1:${pgPort}, redis on 127.0.0.1:${redisPort} (iptables-published, no userland proxy)`
+        : `WARNING: a docker-proxy process carries the traffic (${proxied.length}); numbers include it`,
   );
   const databaseUrl = `postgres://postgres:${pgPassword}@127.0.0.1:${pgPort}/chatbot`;
   const redisUrl = `redis://:${redisPassword}@127.0.0.1:${redisPort}`;
