@@ -32,11 +32,11 @@ import { paced, percentile, type PacedResult } from './paced.ts';
 
 const exec = promisify(execFile);
 
-const env = (name: string, fallback: number): number => {
+const env = (name: string, fallback: number, min = 1): number => {
   const value = process.env[name];
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number`);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number of at least ${min}`);
   return n;
 };
 
@@ -48,7 +48,7 @@ const TENANTS = env('BENCH_TENANTS', 32);
 const USERS = env('BENCH_USERS', 4);
 const SESSIONS = env('BENCH_SESSIONS', 8);
 /** Earlier messages in every session before the run (the service sends at most 50). */
-const HISTORY = env('BENCH_HISTORY', 50);
+const HISTORY = env('BENCH_HISTORY', 50, 0);
 const PHASES = new Set(
   (process.env.BENCH_PHASES ?? 'bare,health,stub,chat,stream').split(',').map((p) => p.trim()),
 );
