@@ -1,0 +1,219 @@
+// A small client of the Docker Engine API over its unix socket (the engine DOCKER_HOST names,
+// else /var/run/docker.sock), plus the docker CLI for BuildKit builds. Secrets travel in
+// request bodies and environment variables only, never on a command line.
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+
+const API = '/v1.41';
+
+function socketPath(): string {
+  const host = process.env['DOCKER_HOST'];
+  if (host === undefined || host === '') return '/var/run/docker.sock';
+  if (host.startsWith('unix://')) return host.slice('unix://'.length);
+  throw new Error(
+    `the e2e harness speaks to a local Docker engine over a unix socket; DOCKER_HOST is ${host}`,
+  );
+}
+
+export class DockerApiError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** One Engine API call; JSON in and out (a Buffer body is sent as a tar archive). */
+export function api<T = unknown>(
+  method: string,
+  path: string,
+  body?: unknown,
+  options: { timeoutMs?: number } = {},
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const payload =
+      body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
+    const req = request(
+      {
+        socketPath: socketPath(),
+        method,
+        path: `${API}${path}`,
+        headers: {
+          ...(payload !== undefined
+            ? {
+                'content-type': Buffer.isBuffer(body) ? 'application/x-tar' : 'application/json',
+                'content-length': payload.length,
+              }
+            : {}),
+        },
+        timeout: options.timeoutMs ?? 120_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 400) {
+            let message = text;
+            try {
+              message = (JSON.parse(text) as { message?: string }).message ?? text;
+            } catch {
+              // not JSON
+            }
+            reject(new DockerApiError(status, `${method} ${path}: ${status} ${message}`));
+            return;
+          }
+          if (text === '') resolve(undefined as T);
+          else {
+            try {
+              resolve(JSON.parse(text) as T);
+            } catch {
+              resolve(text as T);
+            }
+          }
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+/** A tar archive (ustar) of regular files, paths relative to the extraction root. */
+export function tarOf(files: { path: string; content: string | Buffer; mode?: number }[]): Buffer {
+  const blocks: Buffer[] = [];
+  for (const file of files) {
+    const data = Buffer.isBuffer(file.content) ? file.content : Buffer.from(file.content, 'utf8');
+    const name = file.path.replace(/^\/+/, '');
+    const header = Buffer.alloc(512);
+    let prefix = '';
+    let base = name;
+    if (Buffer.byteLength(name) > 100) {
+      const cut = name.lastIndexOf('/', 155);
+      prefix = name.slice(0, cut);
+      base = name.slice(cut + 1);
+    }
+    const put = (value: string, offset: number, length: number) =>
+      header.write(value, offset, length, 'utf8');
+    const octal = (n: number, length: number) => n.toString(8).padStart(length - 1, '0') + '\0';
+    put(base, 0, 100);
+    put(octal(file.mode ?? 0o644, 8), 100, 8);
+    put(octal(0, 8), 108, 8);
+    put(octal(0, 8), 116, 8);
+    put(octal(data.length, 12), 124, 12);
+    put(octal(Math.floor(Date.now() / 1000), 12), 136, 12);
+    put('        ', 148, 8);
+    put('0', 156, 1);
+    put('ustar\0', 257, 6);
+    put('00', 263, 2);
+    put(prefix, 345, 155);
+    let sum = 0;
+    for (const byte of header) sum += byte;
+    put(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8);
+    blocks.push(header, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+export interface ProcessResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a program; `env` is added to this process's environment; `stdin` is written to it. */
+export function run(
+  file: string,
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number; cwd?: string } = {},
+): Promise<ProcessResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, {
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 600_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal === null ? 1 : 128), stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+export interface ContainerInspect {
+  Id: string;
+  Name: string;
+  Config: { Labels: Record<string, string> | null; Image: string };
+  Image: string;
+  State: {
+    Status: string;
+    Running: boolean;
+    ExitCode: number;
+    Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] };
+  };
+  NetworkSettings: { Ports: Record<string, { HostIp: string; HostPort: string }[] | null> | null };
+}
+
+export const inspectContainer = (id: string) =>
+  api<ContainerInspect>('GET', `/containers/${encodeURIComponent(id)}/json`);
+
+export async function containerLogs(id: string, tail = 40): Promise<string> {
+  const r = await run('docker', ['logs', '--tail', String(tail), id], { timeoutMs: 30_000 });
+  return `${r.stdout}${r.stderr}`.trim();
+}
+
+/** Everything labelled with `label=value`, and containers whose name starts with `prefix-`. */
+export async function removeLabelled(label: string, value: string, prefix: string): Promise<string[]> {
+  const removed: string[] = [];
+  const filter = encodeURIComponent(JSON.stringify({ label: [`${label}=${value}`] }));
+  const byLabel = await api<{ Id: string; Names: string[] }[]>(
+    'GET',
+    `/containers/json?all=true&filters=${filter}`,
+  );
+  const byName = await api<{ Id: string; Names: string[] }[]>(
+    'GET',
+    `/containers/json?all=true&filters=${encodeURIComponent(JSON.stringify({ name: [`^/${prefix}-`] }))}`,
+  );
+  const containers = new Map([...byLabel, ...byName].map((c) => [c.Id, c.Names[0] ?? c.Id]));
+  await Promise.all(
+    [...containers].map(async ([id, name]) => {
+      await api('DELETE', `/containers/${id}?force=true&v=true`).catch(() => undefined);
+      removed.push(`container ${name}`);
+    }),
+  );
+  const networks = await api<{ Id: string; Name: string }[]>('GET', `/networks?filters=${filter}`);
+  for (const n of networks) {
+    await api('DELETE', `/networks/${n.Id}`).catch(() => undefined);
+    removed.push(`network ${n.Name}`);
+  }
+  const volumes = await api<{ Volumes: { Name: string }[] | null }>('GET', `/volumes?filters=${filter}`);
+  for (const v of volumes.Volumes ?? []) {
+    await api('DELETE', `/volumes/${encodeURIComponent(v.Name)}?force=true`).catch(() => undefined);
+    removed.push(`volume ${v.Name}`);
+  }
+  const images = await api<{ Id: string; RepoTags: string[] | null }[]>(
+    'GET',
+    `/images/json?filters=${filter}`,
+  );
+  // Derived images first (the newest), then what they were built from.
+  for (const image of images.reverse()) {
+    await api('DELETE', `/images/${image.Id}?force=true`).catch(() => undefined);
+    removed.push(`image ${image.RepoTags?.[0] ?? image.Id}`);
+  }
+  return removed;
+}
