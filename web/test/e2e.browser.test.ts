@@ -1,0 +1,349 @@
+// The web UI end to end: headless Chromium (playwright-core) against the real service
+// process serving the web build (WEB_ROOT), on real Postgres and Redis, with the streaming
+// LLM stub as the only stand-in. Screenshots at phone and desktop widths go to
+// web/test-results/browser/; a failed step saves `failed-<step>.png` there.
+import { randomBytes } from 'node:crypto';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createTokenSigner, type Role } from '../../service/src/lib/jwt.ts';
+import type {} from '../../service/test/support/global-setup.ts';
+import {
+  createTestDatabase,
+  generateRsaKeys,
+  startServiceProcess,
+  type ServiceProcess,
+} from '../../service/test/support/harness.ts';
+import { startLlmStub, type LlmStub } from '../../service/test/support/llm-stub.ts';
+import {
+  buildWeb,
+  DESKTOP,
+  launchChromium,
+  PHONE,
+  resetArtifacts,
+  screenshot,
+  step,
+} from './support/browser.ts';
+
+/** The limiter's window in this run: short, so the test sees the limit lift. */
+const WINDOW_SECONDS = 6;
+/** Pause between the stub's streamed words: the reply visibly grows. */
+const STUB_WORD_DELAY_MS = 150;
+
+let browser: Browser;
+let service: ServiceProcess;
+let stub: LlmStub;
+const cleanups: (() => Promise<unknown>)[] = [];
+let tenantId: string;
+let tenantName: string;
+let platformToken: string;
+let tokenFor: (sub: string, role: Role) => Promise<string>;
+
+async function api(
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const response = await fetch(service.url + path, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === '' ? null : JSON.parse(text) };
+}
+
+async function setRpm(rpm: number | null): Promise<void> {
+  const res = await api('PATCH', `/v1/tenants/${tenantId}`, platformToken, {
+    settings: { rateLimit: { rpm } },
+  });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+}
+
+/** A browser context at a width; every request it makes must go to the service. */
+async function openPage(
+  viewport: { width: number; height: number },
+  phone = false,
+): Promise<{ context: BrowserContext; page: Page; check(): void }> {
+  const context = await browser.newContext({
+    viewport,
+    ...(phone ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
+  });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  const foreign: string[] = [];
+  const pageErrors: string[] = [];
+  context.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.origin !== service.url && url.protocol !== 'data:' && url.protocol !== 'blob:')
+      foreign.push(request.url());
+  });
+  page.on('pageerror', (error) => pageErrors.push(String(error)));
+  return {
+    context,
+    page,
+    check: () => {
+      expect(foreign, 'requests that left the service').toEqual([]);
+      expect(pageErrors, 'uncaught errors in the page').toEqual([]);
+    },
+  };
+}
+
+/** The chat list's button that opens a chat (named by its title, then its time). */
+const chatButton = (page: Page, title: string) =>
+  page
+    .getByRole('complementary', { name: 'Chats' })
+    .getByRole('button', { name: new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`) });
+const composer = (page: Page) => page.getByRole('textbox', { name: 'Message' });
+const messages = (page: Page) => page.getByRole('log', { name: 'Messages' });
+const assistantReplies = (page: Page, status: string) =>
+  messages(page).locator(`li[data-role="assistant"][data-status="${status}"]`);
+
+/** Records every text the streaming reply shows, as the page renders it. */
+async function watchReplyGrowth(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { replyTexts: string[] }).replyTexts = seen;
+    new MutationObserver(() => {
+      const streaming = document.querySelectorAll(
+        '[role="log"] li[data-role="assistant"][data-status="streaming"] .message-body',
+      );
+      const text = streaming[streaming.length - 1]?.textContent ?? '';
+      if (text !== '' && text !== seen[seen.length - 1]) seen.push(text);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true });
+  });
+}
+
+const replyTexts = (page: Page) =>
+  page.evaluate(() => (window as unknown as { replyTexts: string[] }).replyTexts);
+
+beforeAll(async () => {
+  await resetArtifacts();
+  const [web, database, llm] = await Promise.all([
+    buildWeb(),
+    createTestDatabase(),
+    startLlmStub({ slowDelayMs: STUB_WORD_DELAY_MS }),
+  ]);
+  cleanups.push(web.remove, database.drop, llm.close);
+  stub = llm;
+  const keys = generateRsaKeys();
+  const sign = createTokenSigner(keys.privateKey, { issuer: undefined, audience: undefined });
+  tokenFor = async (sub, role) => (await sign({ sub, role, tenantId }, 3600)).token;
+  // Secrets go to the process through its environment only.
+  service = await startServiceProcess({
+    ENVIRONMENT: 'development',
+    DATABASE_URL: database.url,
+    REDIS_URL: inject('redisUrl'),
+    JWT_PUBLIC_KEY: keys.publicKey,
+    JWT_PRIVATE_KEY: keys.privateKey,
+    FERNET_KEY: randomBytes(32).toString('base64url') + '=',
+    OPENROUTER_API_KEY: 'sk-platform-test',
+    OPENROUTER_BASE_URL: stub.url,
+    DEFAULT_MODEL: 'stub/slow',
+    LLM_TIMEOUT_MS: '10000',
+    RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_SECONDS),
+    WEB_ROOT: web.dir,
+  });
+  cleanups.unshift(() => service.stop());
+  platformToken = (await sign({ sub: 'ops', role: 'platform_admin', tenantId: null }, 3600)).token;
+  tenantName = `E2E ${randomBytes(3).toString('hex')}`;
+  const created = await api('POST', '/v1/tenants', platformToken, { name: tenantName });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  tenantId = created.body.id;
+  browser = await launchChromium();
+  cleanups.unshift(() => browser.close());
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups) await cleanup().catch((error: unknown) => console.error(error));
+});
+
+describe('the web UI in Chromium against the service', () => {
+  it('a user signs in with the form, starts a chat, watches the reply stream in and finds it after a reload (desktop)', async () => {
+    const { context, page, check } = await openPage(DESKTOP);
+    const question = 'Hello from the browser test, please say something back';
+    const answer = `Echo: ${question}`;
+    try {
+      await step(page, 'desktop sign-in form', async () => {
+        await page.goto(service.url + '/');
+        await page.getByRole('heading', { name: 'Sign in to chat' }).waitFor();
+        await screenshot(page, 'desktop-sign-in');
+        await page.getByLabel('Token').fill(await tokenFor('alice', 'user'));
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await composer(page).waitFor();
+        await page.getByText(tenantName).waitFor();
+      });
+
+      await step(page, 'desktop new chat streams a reply', async () => {
+        await page
+          .getByRole('complementary', { name: 'Chats' })
+          .getByRole('button', { name: 'New chat' })
+          .click();
+        await watchReplyGrowth(page);
+        await composer(page).fill(question);
+        await page.getByRole('button', { name: 'Send' }).click();
+        await page.getByRole('button', { name: 'Stop' }).waitFor();
+        const done = assistantReplies(page, 'complete').filter({ hasText: answer });
+        await done.waitFor();
+        expect((await done.textContent())?.trim()).toContain(answer);
+        // The reply grew in steps: at least two partial texts, each longer, each the start of the whole.
+        const seen = (await replyTexts(page)).map((text) => text.trim());
+        const partial = seen.filter((text) => text !== answer);
+        expect(partial.length, `texts seen while streaming: ${JSON.stringify(seen)}`).toBeGreaterThanOrEqual(
+          2,
+        );
+        for (const [i, text] of partial.entries()) {
+          expect(answer.startsWith(text), text).toBe(true);
+          if (i > 0) expect(text.length).toBeGreaterThan(partial[i - 1]!.length);
+        }
+        expect(stub.requests.at(-1)?.body.model).toBe('stub/slow');
+      });
+
+      let sessionId = '';
+      await step(page, 'desktop session created', async () => {
+        // The first message created the session: in the list, in the address and in the API.
+        await chatButton(page, question).waitFor();
+        await expect.poll(() => new URL(page.url()).searchParams.get('session')).toMatch(/^[0-9a-f-]{36}$/);
+        sessionId = new URL(page.url()).searchParams.get('session')!;
+        const listed = await api('GET', '/v1/sessions', await tokenFor('alice', 'user'));
+        expect(listed.body.items.map((s: { id: string; title: string }) => [s.id, s.title])).toEqual([
+          [sessionId, question],
+        ]);
+        await screenshot(page, 'desktop-chat');
+      });
+
+      await step(page, 'desktop history after reload', async () => {
+        await page.reload();
+        await messages(page).locator('li[data-role="user"]').filter({ hasText: question }).waitFor();
+        await assistantReplies(page, 'complete').filter({ hasText: answer }).waitFor();
+        expect(await messages(page).locator('li[data-role]').count()).toBe(2);
+        expect(new URL(page.url()).searchParams.get('session')).toBe(sessionId);
+        await chatButton(page, question).and(page.locator('[aria-current="true"]')).waitFor();
+        await screenshot(page, 'desktop-history-after-reload');
+      });
+      check();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a tenant admin signed in through #token= hits the rate limit, sees when sending resumes, and sends again (phone)', async () => {
+    const { context, page, check } = await openPage(PHONE, true);
+    try {
+      await step(page, 'phone sign-in from the fragment', async () => {
+        await page.goto(
+          `${service.url}/#token=${encodeURIComponent(await tokenFor('admin', 'tenant_admin'))}`,
+        );
+        await composer(page).waitFor();
+        // The token left the address and stays for the tab.
+        expect(page.url()).not.toContain('token=');
+        expect(await page.evaluate(() => window.sessionStorage.length)).toBe(1);
+        await page.getByRole('button', { name: 'Chats' }).waitFor();
+      });
+
+      await setRpm(1);
+      const first = 'First message under a limit of one';
+      const second = 'Second message under a limit of one';
+      const limitNotice = page.getByText('Message limit reached for now');
+      let refused = first;
+      await step(page, 'phone message refused by the rate limit', async () => {
+        await composer(page).fill(first);
+        await composer(page).press('Enter');
+        // Another message of the tenant may still be inside the window: then the first is refused.
+        const firstDone = assistantReplies(page, 'complete').filter({ hasText: `Echo: ${first}` });
+        await firstDone.or(limitNotice).waitFor();
+        if (await firstDone.isVisible()) {
+          refused = second;
+          await composer(page).fill(second);
+          await page.getByRole('button', { name: 'Send' }).click();
+        }
+        await limitNotice.waitFor();
+        await page.getByText('Your message was not sent: the message limit is reached for now.').waitFor();
+        const countdown = Number(await page.locator('.rate-limit .countdown').textContent());
+        expect(countdown).toBeGreaterThanOrEqual(1);
+        expect(countdown).toBeLessThanOrEqual(WINDOW_SECONDS + 1);
+        await page.getByText(/Sending resumes in \d+ seconds?\./).waitFor();
+        await page.getByText(/You can send again at /).waitFor();
+        expect(await page.getByRole('button', { name: 'Retry' }).isDisabled()).toBe(true);
+        await composer(page).fill('Not yet');
+        expect(await page.getByRole('button', { name: 'Send' }).isDisabled()).toBe(true);
+        await composer(page).fill('');
+        await screenshot(page, 'phone-rate-limit');
+      });
+
+      await setRpm(null);
+      await step(page, 'phone sending resumes after the limit', async () => {
+        await limitNotice.waitFor({ state: 'hidden', timeout: (WINDOW_SECONDS + 10) * 1000 });
+        await page.getByRole('button', { name: 'Retry' }).click();
+        await assistantReplies(page, 'complete')
+          .filter({ hasText: `Echo: ${refused}` })
+          .waitFor();
+      });
+
+      await step(page, 'phone chat list drawer', async () => {
+        await page.getByRole('button', { name: 'Chats' }).click();
+        await chatButton(page, first).waitFor();
+        await screenshot(page, 'phone-chats-drawer');
+      });
+      check();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a tenant admin creates an API key that works, and revokes it, which stops it (phone, then desktop)', async () => {
+    const { context, page, check } = await openPage(PHONE, true);
+    const keyName = 'E2E backend';
+    try {
+      let key = '';
+      await step(page, 'phone settings', async () => {
+        await page.goto(
+          `${service.url}/#token=${encodeURIComponent(await tokenFor('admin', 'tenant_admin'))}`,
+        );
+        await page.getByRole('link', { name: 'Settings' }).click();
+        await page.getByRole('button', { name: 'Create API key' }).waitFor();
+        await page.getByText('No API keys yet.').waitFor();
+      });
+
+      await step(page, 'phone create API key', async () => {
+        await page.getByLabel('Key name (optional)').fill(keyName);
+        await page.getByRole('button', { name: 'Create API key' }).click();
+        const shown = page.getByRole('textbox', { name: 'New API key' });
+        await shown.waitFor();
+        key = await shown.inputValue();
+        expect(key).toMatch(/^cbk_/);
+        await page.getByRole('button', { name: 'Copy key' }).waitFor();
+        await screenshot(page, 'phone-settings-new-api-key');
+        // The key is a tenant admin's credential for the tenant's backend.
+        const me = await api('GET', '/v1/me', key);
+        expect(me.status).toBe(200);
+        expect(me.body.role).toBe('tenant_admin');
+        expect(me.body.tenant.id).toBe(tenantId);
+        await page.getByRole('button', { name: 'Done' }).click();
+        await page.getByRole('row', { name: new RegExp(keyName) }).waitFor();
+      });
+
+      await step(page, 'phone revoke API key', async () => {
+        const row = page.getByRole('row', { name: new RegExp(keyName) });
+        await row.getByRole('button', { name: 'Revoke' }).click();
+        await row.getByRole('button', { name: 'Confirm revoke' }).click();
+        await page.getByText(`Key ${keyName} revoked.`).waitFor();
+        await row.waitFor({ state: 'detached' });
+        expect((await api('GET', '/v1/me', key)).status).toBe(401);
+        await screenshot(page, 'phone-settings-key-revoked');
+      });
+
+      await step(page, 'desktop settings', async () => {
+        await page.setViewportSize(DESKTOP);
+        await page.getByRole('button', { name: 'Save settings' }).waitFor();
+        await screenshot(page, 'desktop-settings');
+      });
+      check();
+    } finally {
+      await context.close();
+    }
+  });
+});
