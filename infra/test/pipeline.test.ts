@@ -306,6 +306,8 @@ describe('the check jobs', () => {
   it('web-e2e runs the browser test with Chromium from Debian', () => {
     expect((job('web-e2e')['before_script'] as string[]).join('\n')).toMatch(/apt-get install .*chromium/);
     expect(script('web-e2e')).toMatch(/npm run test -w web -- \.browser\.test\./);
+    // The screenshots the test writes to web/test-results/browser/ are kept.
+    expect((job('web-e2e')['artifacts'] as { paths: string[] }).paths).toEqual(['web/test-results/']);
   });
 });
 
