@@ -1,0 +1,265 @@
+// HTTPS to the stack's nginx on 127.0.0.1, trusting only the stack's own self-signed
+// certificate (an Agent with `ca`; verification stays on), plain HTTP for the redirect, a
+// server-sent-events reader, and a bounded load loop of chat and health requests.
+import { request as httpRequest } from 'node:http';
+import { Agent, request as httpsRequest } from 'node:https';
+
+export interface Response {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+export interface SseEvent {
+  event: string;
+  data: string;
+  /** ms after the request was sent. */
+  at: number;
+}
+
+export class StackClient {
+  readonly httpsPort: number;
+  readonly httpPort: number;
+  private readonly agent: Agent;
+
+  constructor(opts: { httpsPort: number; httpPort: number; ca: string }) {
+    this.httpsPort = opts.httpsPort;
+    this.httpPort = opts.httpPort;
+    // A fresh connection per request: a request never races nginx closing an idle keepalive
+    // connection during a reload (a client-side retry matter, not the switch's).
+    this.agent = new Agent({ ca: opts.ca, keepAlive: false });
+  }
+
+  request(
+    method: string,
+    path: string,
+    opts: { token?: string; body?: unknown; timeoutMs?: number } = {},
+  ): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+      const req = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port: this.httpsPort,
+          method,
+          path,
+          agent: this.agent,
+          headers: {
+            accept: 'application/json',
+            ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}),
+            ...(payload !== undefined
+              ? { 'content-type': 'application/json', 'content-length': payload.length }
+              : {}),
+          },
+          timeout: opts.timeoutMs ?? 30_000,
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  async json<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    expected: number,
+    opts: { token?: string; body?: unknown } = {},
+  ): Promise<T> {
+    const res = await this.request(method, path, opts);
+    if (res.status !== expected) {
+      throw new Error(
+        `${method} ${path}: expected ${expected}, got ${res.status}: ${res.body.slice(0, 500)}`,
+      );
+    }
+    return JSON.parse(res.body) as T;
+  }
+
+  /** POST with `stream: true`; resolves when the server ends the response. */
+  stream(
+    path: string,
+    token: string,
+    body: Record<string, unknown>,
+  ): Promise<{ status: number; headers: Response['headers']; events: SseEvent[]; ms: number }> {
+    return new Promise((resolve, reject) => {
+      const payload = Buffer.from(JSON.stringify({ ...body, stream: true }));
+      const sent = Date.now();
+      const req = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port: this.httpsPort,
+          method: 'POST',
+          path,
+          agent: this.agent,
+          headers: {
+            accept: 'text/event-stream',
+            authorization: `Bearer ${token}`,
+            'content-type': 'application/json',
+            'content-length': payload.length,
+          },
+          timeout: 60_000,
+        },
+        (res) => {
+          const events: SseEvent[] = [];
+          let buffer = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => {
+            buffer += chunk;
+            let end: number;
+            while ((end = buffer.indexOf('\n\n')) >= 0) {
+              const block = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              let event = 'message';
+              const data: string[] = [];
+              for (const line of block.split('\n')) {
+                if (line.startsWith('event:')) event = line.slice(6).trim();
+                else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+              }
+              if (data.length > 0) events.push({ event, data: data.join('\n'), at: Date.now() - sent });
+            }
+          });
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, events, ms: Date.now() - sent }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`stream ${path}: timed out`)));
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  /** Plain HTTP on the published port 80 (no redirects followed). */
+  plain(path: string): Promise<Response> {
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: '127.0.0.1', port: this.httpPort, path, timeout: 10_000 }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+}
+
+export interface LoadReport {
+  sent: number;
+  failed: number;
+  failures: string[];
+  /** Which version /health reported, and when (ms since the epoch). */
+  versions: { at: number; version: string }[];
+  streams: { start: number; end: number; ok: boolean; deltas: number }[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Health, chat and streaming requests through nginx until stop() (and at most `maxMs`):
+ * two health loops, one loop of plain chat turns and (staggered) loops of slow streamed turns. Anything
+ * but the expected status, or a stream without its `done` event, is a failure.
+ */
+export function startLoad(
+  client: StackClient,
+  user: { token: string },
+  opts: { maxMs: number; streamWords: number; streamWorkers?: number },
+): { stop(): Promise<LoadReport> } {
+  const report: LoadReport = { sent: 0, failed: 0, failures: [], versions: [], streams: [] };
+  const deadline = Date.now() + opts.maxMs;
+  let stopping = false;
+  const running = () => !stopping && Date.now() < deadline;
+  const fail = (what: string) => {
+    report.failed++;
+    if (report.failures.length < 20) report.failures.push(`${new Date().toISOString()} ${what}`);
+  };
+  async function attempt<T>(what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    report.sent++;
+    try {
+      return await fn();
+    } catch (err) {
+      fail(`${what}: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  const health = async () => {
+    while (running()) {
+      const res = await attempt('GET /health', () => client.json<{ version: string }>('GET', '/health', 200));
+      if (res !== undefined) report.versions.push({ at: Date.now(), version: res.version });
+      await sleep(40);
+    }
+  };
+  const newSession = () =>
+    attempt('POST /v1/sessions', () =>
+      client.json<{ id: string }>('POST', '/v1/sessions', 201, {
+        token: user.token,
+        body: { title: 'load' },
+      }),
+    );
+  const chat = async () => {
+    let session: { id: string } | undefined;
+    let turns = 0;
+    while (running()) {
+      if (session === undefined || turns >= 8) {
+        session = await newSession();
+        turns = 0;
+        if (session === undefined) {
+          await sleep(100);
+          continue;
+        }
+      }
+      const id = session.id;
+      turns++;
+      await attempt('POST messages', () =>
+        client.json('POST', `/v1/sessions/${id}/messages`, 201, {
+          token: user.token,
+          body: { content: `load turn ${turns}` },
+        }),
+      );
+    }
+  };
+  const streams = async () => {
+    const words = Array.from({ length: opts.streamWords }, (_, i) => `w${i}`).join(' ');
+    while (running()) {
+      const session = await newSession();
+      if (session === undefined) {
+        await sleep(100);
+        continue;
+      }
+      const start = Date.now();
+      report.sent++;
+      try {
+        const res = await client.stream(`/v1/sessions/${session.id}/messages`, user.token, {
+          content: words,
+          model: 'stub/slow',
+        });
+        const ok = res.status === 200 && res.events.some((e) => e.event === 'done');
+        const deltas = res.events.filter((e) => e.event === 'delta').length;
+        report.streams.push({ start, end: Date.now(), ok, deltas });
+        if (!ok) {
+          fail(`stream: status ${res.status}, events ${res.events.map((e) => e.event).join(',')}`);
+        }
+      } catch (err) {
+        report.streams.push({ start, end: Date.now(), ok: false, deltas: 0 });
+        fail(`stream: ${(err as Error).message}`);
+      }
+    }
+  };
+
+  const workers = [health(), health(), chat()];
+  // Staggered stream loops: one of them always has a stream open.
+  for (let i = 0; i < (opts.streamWorkers ?? 2); i++) workers.push(sleep(i * 700).then(streams));
+  return {
+    async stop() {
+      stopping = true;
+      await Promise.all(workers);
+      return report;
+    },
+  };
+}

@@ -1,0 +1,286 @@
+// The dev stack carried out on the local Docker engine (issue 7): the real program, with the
+// dev stack's config, under Pulumi's mock runtime whose resources are created for real
+// (test/e2e/). Through nginx over HTTPS: health, the web, tenants, a streamed chat turn; an
+// app container replacement that keeps the data; a blue/green deploy and a rollback under
+// load without a failed request; a failing migration that leaves the running color serving.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  deployedStateFromExport,
+  planDeploy,
+  planRollback,
+  type DeployedState,
+} from '../scripts/deploy-plan.ts';
+import { startLoad, StackClient, type LoadReport } from './e2e/client.ts';
+import { buildBrokenMigrationImage, startLlmStub, STUB_ALIAS, STUB_PORT, tokenFrom } from './e2e/fixtures.ts';
+import { E2eStack, type ApplyResult } from './e2e/harness.ts';
+
+const STUB_SLOW_DELAY_MS = 150;
+const SECRETS = { openrouterApiKey: `sk-e2e-${Math.random().toString(36).slice(2)}` };
+
+let stack: E2eStack;
+let client: StackClient;
+let user: { token: string };
+let tenantId: string;
+const versions: Record<string, string> = {};
+
+/** The release's commit; the version label (its first 12 characters) differs per release. */
+const commitOf = (n: number | string) => `r${n}-${stack.runId}`;
+
+function deployedState(): DeployedState {
+  return { ...deployedStateFromExport(stack.exported()), commit: stack.config['commit'] ?? '' };
+}
+
+function opsOf(result: ApplyResult, ...ops: string[]): string[] {
+  return result.operations
+    .filter((o) => ops.includes(o.op))
+    .map((o) => o.name)
+    .sort();
+}
+
+async function healthVersion(): Promise<string> {
+  return (await client.json<{ version: string }>('GET', '/health', 200)).version;
+}
+
+function printLoad(what: string, report: LoadReport): void {
+  const streams = report.streams.length;
+  console.log(
+    `[e2e] ${what}: requests sent ${report.sent}, failed ${report.failed} ` +
+      `(streams ${streams}, completed ${report.streams.filter((s) => s.ok).length})` +
+      (report.failures.length > 0 ? `\n  ${report.failures.join('\n  ')}` : ''),
+  );
+}
+
+/**
+ * A stream that was open across the switch: it started before /health last answered with
+ * the old version and ended after /health first answered with the new one.
+ */
+function streamAcrossSwitch(report: LoadReport, from: string, to: string): boolean {
+  const lastOld = Math.max(...report.versions.filter((v) => v.version === from).map((v) => v.at));
+  const firstNew = Math.min(...report.versions.filter((v) => v.version === to).map((v) => v.at));
+  return report.streams.some((s) => s.ok && s.start < lastOld && s.end > firstNew);
+}
+
+beforeAll(async () => {
+  stack = new E2eStack(
+    {
+      httpPort: '0',
+      httpsPort: '0',
+      openrouterBaseUrl: `http://${STUB_ALIAS}:${STUB_PORT}/v1`,
+      defaultModel: 'stub/echo',
+    },
+    SECRETS,
+  );
+  // The first deploy, as the deploy script plans it for a stack that has run nothing yet.
+  const first = await stack.apply(planDeploy({}, { commit: commitOf(1) }, 'blue'));
+  if (first.error !== undefined) throw new Error(`the first apply failed: ${first.error}`);
+  versions['1'] = commitOf(1).slice(0, 12);
+
+  await startLlmStub({
+    name: `${stack.namePrefix}-llm-stub`,
+    network: `${stack.namePrefix}-net`,
+    runId: stack.runId,
+    slowDelayMs: STUB_SLOW_DELAY_MS,
+  });
+
+  const ports = stack.outputsOf('proxy-nginx')['ports'] as { internal: number; external: number }[];
+  const cert = stack.outputsOf('proxy-tls-cert')['certPem'] as string;
+  client = new StackClient({
+    httpsPort: ports.find((p) => p.internal === 443)!.external,
+    httpPort: ports.find((p) => p.internal === 80)!.external,
+    ca: cert,
+  });
+  expect(first.outputs['url']).toBe(`https://localhost:${client.httpsPort}`);
+}, 420_000);
+
+afterAll(async () => {
+  if (stack === undefined) return;
+  const removed = await stack.destroy();
+  console.log(`[e2e] removed ${removed.length} Docker objects of run ${stack.runId}`);
+}, 180_000);
+
+describe('the dev stack on a real Docker engine', () => {
+  it('serves /health, the web page and its script over HTTPS; HTTP redirects; /metrics stays private', async () => {
+    const health = await client.json<{ status: string; checks: Record<string, string>; version: string }>(
+      'GET',
+      '/health',
+      200,
+    );
+    expect(health).toMatchObject({ status: 'healthy', checks: { database: 'ok', redis: 'ok' } });
+    expect(health.version).toBe(versions['1']);
+
+    const page = await client.request('GET', '/');
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/text\/html/);
+    const script = /<script[^>]+src="([^"]+\.js)"/.exec(page.body)?.[1];
+    expect(script, page.body).toMatch(/^\/assets\//);
+    const js = await client.request('GET', script!);
+    expect(js.status).toBe(200);
+    expect(js.headers['content-type']).toMatch(/javascript/);
+    expect(js.body.length).toBeGreaterThan(1000);
+
+    const metrics = await client.request('GET', '/metrics');
+    expect(metrics.status).toBe(404);
+    expect(metrics.body).not.toMatch(/# (HELP|TYPE)/);
+
+    const redirect = await client.plain('/health?x=1');
+    expect(redirect.status).toBe(301);
+    expect(redirect.headers['location']).toMatch(/^https:\/\/(localhost|127\.0\.0\.1)(:\d+)?\/health\?x=1$/);
+  });
+
+  it('an operator token creates a tenant; a user gets a streamed reply, delta by delta', async () => {
+    const app = `${stack.namePrefix}-app-blue-1`;
+    const operator = await tokenFrom(app, ['--sub', 'ops', '--role', 'platform_admin']);
+    const tenant = await client.json<{ id: string; slug: string }>('POST', '/v1/tenants', 201, {
+      token: operator,
+      body: {
+        name: `E2E ${stack.runId}`,
+        settings: { rateLimit: { rpm: 1_000_000, tpm: 1_000_000_000 } },
+      },
+    });
+    tenantId = tenant.id;
+    user = { token: await tokenFrom(app, ['--sub', 'alice', '--tenant', tenantId, '--role', 'user']) };
+    const me = await client.json<{ sub: string; tenant: { id: string } }>('GET', '/v1/me', 200, user);
+    expect(me).toMatchObject({ sub: 'alice', tenant: { id: tenantId } });
+
+    const session = await client.json<{ id: string }>('POST', '/v1/sessions', 201, {
+      ...user,
+      body: { title: 'first' },
+    });
+    const words = Array.from({ length: 20 }, (_, i) => `word${i}`).join(' ');
+    const res = await client.stream(`/v1/sessions/${session.id}/messages`, user.token, {
+      content: words,
+      model: 'stub/slow',
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/event-stream/);
+    const deltas = res.events.filter((e) => e.event === 'delta');
+    const done = res.events.find((e) => e.event === 'done');
+    expect(res.events[0]?.event).toBe('message');
+    expect(done).toBeDefined();
+    expect(deltas.map((d) => (JSON.parse(d.data) as { content: string }).content).join('')).toBe(
+      `Echo: ${words}`,
+    );
+    // 21 pieces, STUB_SLOW_DELAY_MS apart: about 3 s in all. Unbuffered, the first arrives at
+    // once and they keep coming apart; buffered, they would all arrive together at the end.
+    const first = deltas[0]!.at;
+    const last = deltas[deltas.length - 1]!.at;
+    console.log(
+      `[e2e] stream: first delta after ${first} ms, last after ${last} ms, done after ${done!.at} ms`,
+    );
+    expect(deltas.length).toBe(21);
+    expect(last - first).toBeGreaterThan(15 * STUB_SLOW_DELAY_MS);
+    expect(first).toBeLessThan((done!.at * 1) / 3);
+
+    (globalThis as { e2eSession?: string }).e2eSession = session.id;
+  }, 60_000);
+
+  it('keeps the data when the app containers are replaced (a new app setting)', async () => {
+    const before = { blue: stack.idOf('app-blue-1'), green: stack.idOf('app-green-1') };
+    const result = await stack.apply({ logLevel: 'info' });
+    expect(result.error).toBeUndefined();
+    // An environment change replaces both colors (README-deploy.md); data and nginx stay.
+    expect(opsOf(result, 'replace')).toEqual(['app-blue-1', 'app-green-1', 'proxy-switch']);
+    expect(opsOf(result, 'create', 'delete')).toEqual([]);
+    expect(stack.idOf('app-blue-1')).not.toBe(before.blue);
+    expect(stack.idOf('app-green-1')).not.toBe(before.green);
+
+    const sessionId = (globalThis as { e2eSession?: string }).e2eSession!;
+    const messages = await client.json<{ items: { role: string; content: string; status: string }[] }>(
+      'GET',
+      `/v1/sessions/${sessionId}/messages`,
+      200,
+      user,
+    );
+    expect(messages.items.map((m) => [m.role, m.status])).toEqual([
+      ['user', 'complete'],
+      ['assistant', 'complete'],
+    ]);
+    expect(messages.items[1]!.content).toMatch(/^Echo: word0 /);
+  }, 300_000);
+
+  it('deploys a new release blue/green under load: the idle color comes up, nginx switches, nothing fails', async () => {
+    const state = deployedState();
+    expect(state.activeColor).toBe('blue');
+    const changes = planDeploy(state, { commit: commitOf(2) }, 'blue');
+    expect(changes).toMatchObject({ activeColor: 'green', blueImage: state.blueImage, greenImage: '' });
+    versions['2'] = commitOf(2).slice(0, 12);
+    const blueBefore = stack.idOf('app-blue-1');
+
+    const load = startLoad(client, user, { maxMs: 300_000, streamWords: 12 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const result = await stack.apply(changes);
+    await new Promise((r) => setTimeout(r, 2500));
+    const report = await load.stop();
+    printLoad('deploy (blue -> green)', report);
+
+    expect(result.error).toBeUndefined();
+    expect(opsOf(result, 'replace')).toEqual([
+      'app-green-1',
+      'app-green-web-fill',
+      'app-image-build',
+      'migrations-migrate',
+      'proxy-switch',
+    ]);
+    expect(stack.idOf('app-blue-1')).toBe(blueBefore);
+    expect(await healthVersion()).toBe(versions['2']);
+    expect(report.failures).toEqual([]);
+    expect(report.failed).toBe(0);
+    // Traffic flowed on both sides of the switch, and a stream that was open when it happened
+    // (answered by the old color) finished.
+    expect(streamAcrossSwitch(report, versions['1']!, versions['2']!)).toBe(true);
+  }, 420_000);
+
+  it('rolls back under load: only the switch runs, nothing fails', async () => {
+    const state = deployedState();
+    expect(state.activeColor).toBe('green');
+    const changes = planRollback(state);
+    expect(changes.activeColor).toBe('blue');
+
+    const load = startLoad(client, user, { maxMs: 180_000, streamWords: 12 });
+    await new Promise((r) => setTimeout(r, 1500));
+    const result = await stack.apply(changes);
+    await new Promise((r) => setTimeout(r, 2500));
+    const report = await load.stop();
+    printLoad('rollback (green -> blue)', report);
+
+    expect(result.error).toBeUndefined();
+    // No container and no migration: the local build is no longer declared (the release is
+    // the pinned image), and the switch reruns.
+    expect(opsOf(result, 'replace', 'create')).toEqual(['proxy-switch']);
+    expect(await healthVersion()).toBe(versions['1']);
+    expect(report.failures).toEqual([]);
+    expect(report.failed).toBe(0);
+    expect(streamAcrossSwitch(report, versions['2']!, versions['1']!)).toBe(true);
+  }, 300_000);
+
+  it('a failing migration fails the apply and the running color keeps serving', async () => {
+    const broken = `${stack.namePrefix}-app:broken-migration`;
+    await buildBrokenMigrationImage(`${stack.namePrefix}-app:${commitOf(2)}`, broken, stack.runId);
+    const state = deployedState();
+    expect(state.activeColor).toBe('blue');
+    const greenBefore = stack.idOf('app-green-1');
+
+    const load = startLoad(client, user, { maxMs: 180_000, streamWords: 6 });
+    await new Promise((r) => setTimeout(r, 1000));
+    const result = await stack.apply(
+      planDeploy(state, { image: broken, commit: commitOf('broken') }, 'blue'),
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    const report = await load.stop();
+    printLoad('failed deploy (broken migration)', report);
+
+    expect(result.error).toMatch(/migrations-migrate: exit status [1-9]/);
+    expect(opsOf(result, 'replace', 'create', 'delete')).toEqual([]);
+    expect(stack.idOf('app-green-1')).toBe(greenBefore);
+    expect(await healthVersion()).toBe(versions['1']);
+    expect(report.failed).toBe(0);
+    const session = await client.json<{ id: string }>('POST', '/v1/sessions', 201, { ...user, body: {} });
+    const turn = await client.json<{ reply: { content: string; status: string } }>(
+      'POST',
+      `/v1/sessions/${session.id}/messages`,
+      201,
+      { ...user, body: { content: 'still there?' } },
+    );
+    expect(turn.reply).toMatchObject({ status: 'complete', content: 'Echo: still there?' });
+  }, 300_000);
+});
