@@ -2,6 +2,9 @@
 // 127.0.0.1 with a port Docker picks, removed afterwards.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
@@ -9,9 +12,14 @@ const exec = promisify(execFile);
 export const POSTGRES_IMAGE = process.env.TEST_POSTGRES_IMAGE ?? 'pgvector/pgvector:pg17';
 export const REDIS_IMAGE = process.env.TEST_REDIS_IMAGE ?? 'redis:7.4-bookworm';
 
-export async function docker(args: string[], options: { timeoutMs?: number } = {}): Promise<string> {
+/** Runs the docker CLI. Secrets go in `env` and are named in `args` (`-e NAME`), never valued there. */
+export async function docker(
+  args: string[],
+  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<string> {
   const { stdout } = await exec('docker', args, {
     timeout: options.timeoutMs ?? 120_000,
+    ...(options.env ? { env: { ...process.env, ...options.env } } : {}),
     maxBuffer: 64 * 1024 * 1024,
   });
   return stdout.trim();
@@ -48,27 +56,30 @@ export interface StartedContainer {
 export async function startPostgres(): Promise<StartedContainer> {
   const name = uniqueName('chatbot-test-pg');
   const password = randomBytes(12).toString('hex');
-  await docker([
-    'run',
-    '-d',
-    '--name',
-    name,
-    '-p',
-    '127.0.0.1::5432',
-    '-e',
-    `POSTGRES_PASSWORD=${password}`,
-    '-e',
-    'POSTGRES_DB=chatbot',
-    POSTGRES_IMAGE,
-    '-c',
-    'fsync=off',
-    '-c',
-    'synchronous_commit=off',
-    '-c',
-    'full_page_writes=off',
-    '-c',
-    'max_connections=300',
-  ]);
+  await docker(
+    [
+      'run',
+      '-d',
+      '--name',
+      name,
+      '-p',
+      '127.0.0.1::5432',
+      '-e',
+      'POSTGRES_PASSWORD',
+      '-e',
+      'POSTGRES_DB=chatbot',
+      POSTGRES_IMAGE,
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'max_connections=300',
+    ],
+    { env: { POSTGRES_PASSWORD: password } },
+  );
   try {
     // pg_isready over TCP inside the container: the entrypoint's temporary server during
     // initialisation listens on the socket only, so TCP readiness means the real server.
@@ -92,24 +103,33 @@ export async function startRedis(): Promise<StartedContainer> {
   const name = uniqueName('chatbot-test-redis');
   const password = randomBytes(12).toString('hex');
   await docker([
-    'run',
-    '-d',
+    'create',
     '--name',
     name,
     '-p',
     '127.0.0.1::6379',
     REDIS_IMAGE,
     'redis-server',
-    '--requirepass',
-    password,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
+    '/tmp/redis.conf',
   ]);
+  // The password goes in a config file copied into the container, not on redis-server's argv.
+  const dir = await mkdtemp(join(tmpdir(), 'chatbot-redis-'));
+  try {
+    const conf = join(dir, 'redis.conf');
+    await writeFile(conf, `bind * -::*\nrequirepass ${password}\nsave ""\nappendonly no\n`, { mode: 0o644 });
+    await docker(['cp', conf, `${name}:/tmp/redis.conf`]);
+    await docker(['start', name]);
+  } catch (error) {
+    await removeContainer(name);
+    throw error;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
   try {
     await waitFor('redis', async () => {
-      const out = await docker(['exec', '-e', `REDISCLI_AUTH=${password}`, name, 'redis-cli', 'ping']);
+      const out = await docker(['exec', '-e', 'REDISCLI_AUTH', name, 'redis-cli', 'ping'], {
+        env: { REDISCLI_AUTH: password },
+      });
       return out === 'PONG';
     });
     const port = await publishedPort(name, 6379);
