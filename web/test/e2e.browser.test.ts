@@ -3,6 +3,8 @@
 // LLM stub as the only stand-in. Screenshots at phone and desktop widths go to
 // web/test-results/browser/; a failed step saves `failed-<step>.png` there.
 import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createTokenSigner, type Role } from '../../service/src/lib/jwt.ts';
@@ -15,6 +17,7 @@ import {
 } from '../../service/test/support/harness.ts';
 import { startLlmStub, type LlmStub } from '../../service/test/support/llm-stub.ts';
 import {
+  ARTIFACTS_DIR,
   buildWeb,
   DESKTOP,
   launchChromium,
@@ -158,6 +161,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (service !== undefined)
+    await writeFile(join(ARTIFACTS_DIR, 'service.log'), service.logs.join('\n') + '\n');
   for (const cleanup of cleanups) await cleanup().catch((error: unknown) => console.error(error));
 });
 
