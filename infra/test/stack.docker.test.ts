@@ -21,6 +21,8 @@ let stack: E2eStack;
 let client: StackClient;
 let user: { token: string };
 let tenantId: string;
+/** The first chat session (its messages must survive a replacement). */
+let firstSession: string;
 const versions: Record<string, string> = {};
 
 /** The release's commit; the version label (its first 12 characters) differs per release. */
@@ -146,6 +148,7 @@ describe('the dev stack on a real Docker engine', () => {
       ...user,
       body: { title: 'first' },
     });
+    firstSession = session.id;
     const words = Array.from({ length: 20 }, (_, i) => `word${i}`).join(' ');
     const res = await client.stream(`/v1/sessions/${session.id}/messages`, user.token, {
       content: words,
@@ -170,8 +173,6 @@ describe('the dev stack on a real Docker engine', () => {
     expect(deltas.length).toBe(21);
     expect(last - first).toBeGreaterThan(15 * STUB_SLOW_DELAY_MS);
     expect(first).toBeLessThan((done!.at * 1) / 3);
-
-    (globalThis as { e2eSession?: string }).e2eSession = session.id;
   }, 60_000);
 
   it('keeps the data when the app containers are replaced (a new app setting)', async () => {
@@ -184,10 +185,9 @@ describe('the dev stack on a real Docker engine', () => {
     expect(stack.idOf('app-blue-1')).not.toBe(before.blue);
     expect(stack.idOf('app-green-1')).not.toBe(before.green);
 
-    const sessionId = (globalThis as { e2eSession?: string }).e2eSession!;
     const messages = await client.json<{ items: { role: string; content: string; status: string }[] }>(
       'GET',
-      `/v1/sessions/${sessionId}/messages`,
+      `/v1/sessions/${firstSession}/messages`,
       200,
       user,
     );

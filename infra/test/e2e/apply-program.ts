@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
-import { PROVIDERS, type ProviderContext } from './providers.ts';
+import { providerFor, PROVIDERS, type ProviderContext } from './providers.ts';
 
 export interface ApplyRequest {
   stack: string;
@@ -113,10 +113,7 @@ async function main(): Promise<void> {
   });
 
   async function carryOut(type: string, name: string, rawInputs: Record<string, unknown>) {
-    const provider = PROVIDERS[type];
-    if (provider === undefined) {
-      throw new Error(`the e2e harness does not know how to carry out a ${type} (${name}); refusing it`);
-    }
+    const provider = providerFor(type, name);
     const key = `${type}::${name}`;
     if (seen.has(key)) throw new Error(`${key} is declared twice`);
     seen.add(key);

@@ -482,3 +482,15 @@ export const PROVIDERS: Record<string, ProviderFor> = {
     replace: 'create-before-replace',
   },
 };
+
+/** The provider function of a resource type; a type the harness does not know is refused. */
+export function providerFor(type: string, name: string): ProviderFor {
+  const provider = PROVIDERS[type];
+  if (provider === undefined) {
+    throw new Error(
+      `the e2e harness does not know how to carry out a ${type} (${name}); refusing it ` +
+        `(it knows ${Object.keys(PROVIDERS).join(', ')})`,
+    );
+  }
+  return provider;
+}
