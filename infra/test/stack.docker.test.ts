@@ -11,6 +11,7 @@ import {
   type DeployedState,
 } from '../scripts/deploy-plan.ts';
 import { startLoad, StackClient, type LoadReport } from './e2e/client.ts';
+import { publishedPortsAt } from './e2e/docker-engine.ts';
 import { buildBrokenMigrationImage, startLlmStub, STUB_ALIAS, STUB_PORT, tokenFrom } from './e2e/fixtures.ts';
 import { E2eStack, type ApplyResult } from './e2e/harness.ts';
 
@@ -65,8 +66,10 @@ function streamAcrossSwitch(report: LoadReport, from: string, to: string): boole
 beforeAll(async () => {
   stack = new E2eStack(
     {
+      // Docker picks the ports; on 127.0.0.1 (a remote engine's interfaces in CI's dind).
       httpPort: '0',
       httpsPort: '0',
+      publicBindAddress: publishedPortsAt().bindAddress,
       openrouterBaseUrl: `http://${STUB_ALIAS}:${STUB_PORT}/v1`,
       defaultModel: 'stub/echo',
     },
@@ -87,6 +90,8 @@ beforeAll(async () => {
   const ports = stack.outputsOf('proxy-nginx')['ports'] as { internal: number; external: number }[];
   const cert = stack.outputsOf('proxy-tls-cert')['certPem'] as string;
   client = new StackClient({
+    host: publishedPortsAt().host,
+    domain: 'localhost',
     httpsPort: ports.find((p) => p.internal === 443)!.external,
     httpPort: ports.find((p) => p.internal === 80)!.external,
     ca: cert,
@@ -126,7 +131,7 @@ describe('the dev stack on a real Docker engine', () => {
 
     const redirect = await client.plain('/health?x=1');
     expect(redirect.status).toBe(301);
-    expect(redirect.headers['location']).toMatch(/^https:\/\/(localhost|127\.0\.0\.1)(:\d+)?\/health\?x=1$/);
+    expect(redirect.headers['location']).toMatch(/^https:\/\/localhost(:\d+)?\/health\?x=1$/);
   });
 
   it('an operator token creates a tenant; a user gets a streamed reply, delta by delta', async () => {

@@ -1,6 +1,7 @@
-// HTTPS to the stack's nginx on 127.0.0.1, trusting only the stack's own self-signed
-// certificate (an Agent with `ca`; verification stays on), plain HTTP for the redirect, a
-// server-sent-events reader, and a bounded load loop of chat and health requests.
+// HTTPS to the stack's nginx (on 127.0.0.1, or on a remote engine's host), as the stack's
+// domain (localhost: SNI, certificate check and Host header), trusting only the stack's own
+// self-signed certificate (an Agent with `ca`; verification stays on), plain HTTP for the
+// redirect, a server-sent-events reader, and a bounded load loop of chat and health requests.
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
 
@@ -18,11 +19,17 @@ export interface SseEvent {
 }
 
 export class StackClient {
+  /** Where the published ports are (127.0.0.1 with a local engine). */
+  readonly host: string;
+  /** The stack's domain (dev: localhost), for SNI, the certificate check and Host. */
+  readonly domain: string;
   readonly httpsPort: number;
   readonly httpPort: number;
   private readonly agent: Agent;
 
-  constructor(opts: { httpsPort: number; httpPort: number; ca: string }) {
+  constructor(opts: { host: string; domain: string; httpsPort: number; httpPort: number; ca: string }) {
+    this.host = opts.host;
+    this.domain = opts.domain;
     this.httpsPort = opts.httpsPort;
     this.httpPort = opts.httpPort;
     // A fresh connection per request: a request never races nginx closing an idle keepalive
@@ -39,12 +46,14 @@ export class StackClient {
       const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
       const req = httpsRequest(
         {
-          host: '127.0.0.1',
+          host: this.host,
+          servername: this.domain,
           port: this.httpsPort,
           method,
           path,
           agent: this.agent,
           headers: {
+            host: `${this.domain}:${this.httpsPort}`,
             accept: 'application/json',
             ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}),
             ...(payload !== undefined
@@ -92,12 +101,14 @@ export class StackClient {
       const sent = Date.now();
       const req = httpsRequest(
         {
-          host: '127.0.0.1',
+          host: this.host,
+          servername: this.domain,
           port: this.httpsPort,
           method: 'POST',
           path,
           agent: this.agent,
           headers: {
+            host: `${this.domain}:${this.httpsPort}`,
             accept: 'text/event-stream',
             authorization: `Bearer ${token}`,
             'content-type': 'application/json',
@@ -138,11 +149,20 @@ export class StackClient {
   /** Plain HTTP on the published port 80 (no redirects followed). */
   plain(path: string): Promise<Response> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port: this.httpPort, path, timeout: 10_000 }, (res) => {
-        let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
+      const req = httpRequest(
+        {
+          host: this.host,
+          port: this.httpPort,
+          path,
+          headers: { host: `${this.domain}:${this.httpPort}` },
+          timeout: 10_000,
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });

@@ -6,13 +6,31 @@ import { request } from 'node:http';
 
 const API = '/v1.41';
 
-function socketPath(): string {
+type Endpoint = { socketPath: string } | { host: string; port: number };
+
+/** The engine DOCKER_HOST names: a unix socket (the default) or tcp://host:port (CI's dind). */
+function endpoint(): Endpoint {
   const host = process.env['DOCKER_HOST'];
-  if (host === undefined || host === '') return '/var/run/docker.sock';
-  if (host.startsWith('unix://')) return host.slice('unix://'.length);
+  if (host === undefined || host === '') return { socketPath: '/var/run/docker.sock' };
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  const tcp = /^tcp:\/\/([^:/]+):(\d+)\/?$/.exec(host);
+  if (tcp !== null) return { host: tcp[1]!, port: Number(tcp[2]) };
   throw new Error(
-    `the e2e harness speaks to a local Docker engine over a unix socket; DOCKER_HOST is ${host}`,
+    `the e2e harness speaks to a Docker engine over unix:// or tcp:// (no TLS); DOCKER_HOST is ${host}`,
   );
+}
+
+/**
+ * Where the stack's published ports are reached, and the address to publish them on: the
+ * local engine's 127.0.0.1, or a remote engine (tcp://name:port, GitLab's docker:dind) by its
+ * host name, where they must be published on its interfaces.
+ */
+export function publishedPortsAt(): { host: string; bindAddress: string } {
+  const e = endpoint();
+  if ('socketPath' in e || e.host === 'localhost' || e.host === '127.0.0.1') {
+    return { host: '127.0.0.1', bindAddress: '127.0.0.1' };
+  }
+  return { host: e.host, bindAddress: '0.0.0.0' };
 }
 
 export class DockerApiError extends Error {
@@ -35,7 +53,7 @@ export function api<T = unknown>(
       body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
     const req = request(
       {
-        socketPath: socketPath(),
+        ...endpoint(),
         method,
         path: `${API}${path}`,
         headers: {

@@ -5,7 +5,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { api, containerLogs, inspectContainer, run, tarOf } from './docker-engine.ts';
+import { api, containerLogs, inspectContainer, publishedPortsAt, run, tarOf } from './docker-engine.ts';
 import { ecdsaKey, selfSignedCert, type SelfSignedInputs } from './x509.ts';
 
 /** The label every Docker object of one harness run carries (removal goes by it). */
@@ -222,8 +222,12 @@ async function createContainer(name: string, inputs: Inputs, ctx: ProviderContex
     const key = `${num(o['internal'], 'internal')}/${String(o['protocol'] ?? 'tcp')}`;
     exposed[key] = {};
     const ip = str(o['ip'] ?? '0.0.0.0', 'ip');
-    if (ip !== '127.0.0.1')
-      throw new Error(`${where}: the harness publishes ports on 127.0.0.1 only (got ${ip})`);
+    // Published on 127.0.0.1 only, unless the engine is remote (then on its interfaces).
+    if (ip !== '127.0.0.1' && ip !== publishedPortsAt().bindAddress) {
+      throw new Error(
+        `${where}: the harness publishes ports on ${publishedPortsAt().bindAddress} only (got ${ip})`,
+      );
+    }
     (bindings[key] ??= []).push({
       HostIp: ip,
       HostPort: o['external'] !== undefined ? String(num(o['external'], 'external')) : '',
