@@ -125,12 +125,18 @@ const replyTexts = (page: Page) =>
 
 beforeAll(async () => {
   await resetArtifacts();
-  const [web, database, llm] = await Promise.all([
+  const [built, db, llmStub] = await Promise.allSettled([
     buildWeb(),
     createTestDatabase(),
     startLlmStub({ slowDelayMs: STUB_WORD_DELAY_MS }),
   ]);
-  cleanups.push(web.remove, database.drop, llm.close);
+  if (built.status === 'fulfilled') cleanups.push(built.value.remove);
+  if (db.status === 'fulfilled') cleanups.push(db.value.drop);
+  if (llmStub.status === 'fulfilled') cleanups.push(llmStub.value.close);
+  for (const result of [built, db, llmStub]) if (result.status === 'rejected') throw result.reason;
+  const web = (built as PromiseFulfilledResult<{ dir: string }>).value;
+  const database = (db as PromiseFulfilledResult<{ url: string }>).value;
+  const llm = (llmStub as PromiseFulfilledResult<LlmStub>).value;
   stub = llm;
   const keys = generateRsaKeys();
   const sign = createTokenSigner(keys.privateKey, { issuer: undefined, audience: undefined });
@@ -162,7 +168,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (service !== undefined)
-    await writeFile(join(ARTIFACTS_DIR, 'service.log'), service.logs.join('\n') + '\n');
+    await writeFile(join(ARTIFACTS_DIR, 'service.log'), service.logs.join('\n') + '\n').catch(
+      (error: unknown) => console.error(error),
+    );
   for (const cleanup of cleanups) await cleanup().catch((error: unknown) => console.error(error));
 });
 
