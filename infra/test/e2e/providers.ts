@@ -477,10 +477,16 @@ export const PROVIDERS: Record<string, ProviderFor> = {
     create: async (n, i) => certificate(n, i),
     replace: 'create-before-replace',
   },
-  // The docker provider itself: the local engine, no registry credentials.
+  // The docker provider itself: the engine the harness speaks to (its SDK fills `host` from
+  // DOCKER_HOST), no registry credentials.
   'pulumi:providers:docker': {
     create: async (name, inputs) => {
-      only(`docker provider ${name}`, inputs, []);
+      const i = only(`docker provider ${name}`, inputs, ['host']);
+      if (i['host'] !== undefined && i['host'] !== process.env['DOCKER_HOST']) {
+        throw new Error(
+          `docker provider ${name}: host ${String(i['host'])} is not the engine the harness drives (DOCKER_HOST)`,
+        );
+      }
       return { id: randomBytes(8).toString('hex'), outputs: {} };
     },
     replace: 'create-before-replace',
