@@ -11,7 +11,7 @@ import {
   type DeployedState,
 } from '../scripts/deploy-plan.ts';
 import { startLoad, StackClient, type LoadReport } from './e2e/client.ts';
-import { publishedPortsAt } from './e2e/docker-engine.ts';
+import { containerLogs, inspectContainer, publishedPortsAt } from './e2e/docker-engine.ts';
 import { buildBrokenMigrationImage, startLlmStub, STUB_ALIAS, STUB_PORT, tokenFrom } from './e2e/fixtures.ts';
 import { E2eStack, type ApplyResult } from './e2e/harness.ts';
 
@@ -227,6 +227,11 @@ describe('the dev stack on a real Docker engine', () => {
       'proxy-switch',
     ]);
     expect(stack.idOf('app-blue-1')).toBe(blueBefore);
+    // The idle color came up healthy with the new image; the old one still runs (the rollback).
+    const green = await inspectContainer(stack.idOf('app-green-1')!);
+    expect(green.State.Health?.Status).toBe('healthy');
+    expect(green.Image).toBe(result.outputs['imageRef']);
+    expect((await inspectContainer(blueBefore!)).State.Running).toBe(true);
     expect(await healthVersion()).toBe(versions['2']);
     expect(report.failures).toEqual([]);
     expect(report.failed).toBe(0);
@@ -275,6 +280,8 @@ describe('the dev stack on a real Docker engine', () => {
     printLoad('failed deploy (broken migration)', report);
 
     expect(result.error).toMatch(/migrations-migrate: exit status [1-9]/);
+    // It failed for the reason built in: the one-off container is kept for `docker logs`.
+    expect(await containerLogs(`${stack.namePrefix}-migrate`, 200)).toMatch(/e2e_table_that_does_not_exist/);
     expect(opsOf(result, 'replace', 'create', 'delete')).toEqual([]);
     expect(stack.idOf('app-green-1')).toBe(greenBefore);
     expect(await healthVersion()).toBe(versions['1']);
