@@ -460,6 +460,8 @@ export const PROVIDERS: Record<string, ProviderFor> = {
     delete: deleteContainer,
     replace: 'delete-before-replace',
   },
+  // A changed trigger replaces it (create runs); any other changed input is an update, which
+  // without an `update` command runs `create` again (pulumi-command 1.x): both run create.
   'command:local:Command': { create: runCommand, replace: 'create-before-replace' },
   'random:index/randomPassword:RandomPassword': {
     create: async (n, i) => randomPassword(n, i),
