@@ -173,6 +173,30 @@ export function run(
   });
 }
 
+/**
+ * Pulls `ref` unless the engine has it (as the Docker provider does before it creates a
+ * container; a fresh engine, such as CI's dind, starts without the stack's images).
+ */
+export async function ensureImage(ref: string): Promise<void> {
+  try {
+    await api('GET', `/images/${encodeURIComponent(ref)}/json`);
+    return;
+  } catch (err) {
+    if ((err as { status?: number }).status !== 404 || ref.startsWith('sha256:')) throw err;
+  }
+  const at = ref.lastIndexOf(':');
+  const tagged = at > ref.lastIndexOf('/');
+  const query = tagged
+    ? `fromImage=${encodeURIComponent(ref.slice(0, at))}&tag=${encodeURIComponent(ref.slice(at + 1))}`
+    : `fromImage=${encodeURIComponent(ref)}&tag=latest`;
+  const progress = await api<unknown>('POST', `/images/create?${query}`, undefined, { timeoutMs: 600_000 });
+  // Errors during a pull arrive in the progress stream of a 200 answer.
+  const error = /"error":\s*"([^"]*)"/.exec(
+    typeof progress === 'string' ? progress : JSON.stringify(progress),
+  );
+  if (error !== null) throw new Error(`pulling ${ref} failed: ${error[1]}`);
+}
+
 export interface ContainerInspect {
   Id: string;
   Name: string;

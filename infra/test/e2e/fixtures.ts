@@ -6,11 +6,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../support/stack.ts';
-import { api, containerLogs, run, tarOf } from './docker-engine.ts';
+import { api, containerLogs, ensureImage, run, tarOf } from './docker-engine.ts';
 import { RUN_LABEL } from './providers.ts';
 
 export const STUB_ALIAS = 'llm-stub';
 export const STUB_PORT = 8080;
+const STUB_IMAGE = 'node:24-bookworm-slim';
 
 /** service/test/support/llm-stub.ts, standalone, in node:24-bookworm-slim on the network. */
 export async function startLlmStub(opts: {
@@ -20,8 +21,9 @@ export async function startLlmStub(opts: {
   slowDelayMs: number;
 }): Promise<void> {
   const source = readFileSync(join(ROOT, 'service', 'test', 'support', 'llm-stub.ts'));
+  await ensureImage(STUB_IMAGE);
   const { Id: id } = await api<{ Id: string }>('POST', `/containers/create?name=${opts.name}`, {
-    Image: 'node:24-bookworm-slim',
+    Image: STUB_IMAGE,
     Cmd: ['node', '/stub/llm-stub.ts'],
     Env: [`STUB_PORT=${STUB_PORT}`, `STUB_SLOW_DELAY_MS=${opts.slowDelayMs}`],
     Labels: { [RUN_LABEL]: opts.runId },

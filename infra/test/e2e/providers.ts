@@ -5,7 +5,15 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { api, containerLogs, inspectContainer, publishedPortsAt, run, tarOf } from './docker-engine.ts';
+import {
+  api,
+  containerLogs,
+  ensureImage,
+  inspectContainer,
+  publishedPortsAt,
+  run,
+  tarOf,
+} from './docker-engine.ts';
 import { ecdsaKey, selfSignedCert, type SelfSignedInputs } from './x509.ts';
 
 /** The label every Docker object of one harness run carries (removal goes by it). */
@@ -292,6 +300,7 @@ async function createContainer(name: string, inputs: Inputs, ctx: ProviderContex
   };
 
   const started = Date.now();
+  await ensureImage(body.Image);
   const { Id: id } = await api<{ Id: string }>(
     'POST',
     `/containers/create?name=${encodeURIComponent(dockerName)}`,
