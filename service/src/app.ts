@@ -1,5 +1,6 @@
 // The application: plugins and routes, never listening (server.ts listens; tests inject).
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -60,6 +61,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(errorsPlugin, { spaIndex: config.webRoot !== undefined });
+
+  // A connection that never sent a request (a TCP health probe, a client's speculative
+  // connection) is not idle to Node: server.close() would wait for it until headersTimeout,
+  // past SHUTDOWN_GRACE_MS. Idle keep-alive connections go through forceCloseConnections.
+  const connections = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  app.addHook('preClose', (done) => {
+    for (const socket of connections) if (socket.bytesRead === 0) socket.destroy();
+    done();
+  });
 
   app.addHook('onResponse', (request, reply, done) => {
     request.log.info(

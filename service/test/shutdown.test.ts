@@ -1,4 +1,5 @@
 // SIGTERM on a real process: stop accepting, let open streams finish, close the pools, exit 0.
+import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEvents, startServiceProcess, startTestService, type TestService } from './support/harness.ts';
 
@@ -60,6 +61,40 @@ describe('graceful shutdown', () => {
       expect(proc.logs.join('\n')).toContain('shut down cleanly');
     } finally {
       svc.stub.reset();
+      await proc.stop('SIGKILL');
+    }
+  });
+  it('does not wait for connections that never sent a request, nor for idle keep-alive ones', async () => {
+    const grace = 10_000;
+    const proc = await startServiceProcess({ ...svc.env, SHUTDOWN_GRACE_MS: String(grace) });
+    const sockets: Socket[] = [];
+    try {
+      const { port } = new URL(proc.url);
+      const open = () =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect(Number(port), '127.0.0.1', () => resolve(socket)).on('error', reject);
+          sockets.push(socket);
+        });
+      // A client (a TCP health probe, a browser's speculative connection) that connects and
+      // sends nothing, and one that sent a request and keeps its connection open.
+      const silent = await open();
+      const keptAlive = await open();
+      const answered = new Promise<string>((resolve) => keptAlive.once('data', (d) => resolve(String(d))));
+      keptAlive.write(`GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\n\r\n`);
+      expect(await answered).toMatch(/^HTTP\/1\.1 200/);
+      const closed = (socket: Socket) =>
+        new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      const bothClosed = Promise.all([closed(silent), closed(keptAlive)]);
+
+      const started = Date.now();
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+      const took = Date.now() - started;
+      await bothClosed;
+      expect(took).toBeLessThan(grace / 2);
+      expect(proc.logs.join('\n')).toContain('shut down cleanly');
+    } finally {
+      for (const socket of sockets) socket.destroy();
       await proc.stop('SIGKILL');
     }
   });
