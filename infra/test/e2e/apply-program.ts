@@ -10,25 +10,24 @@
 // - declared before but not now: deleted once the program has succeeded (a failed update
 //   deletes nothing).
 //
-//   node apply-program.ts <request.json>
+// The program runs as in run-program.ts (../support/program.ts).
 //
-// One program run per process: Pulumi's runtime state and the module cache are global.
+//   node apply-program.ts <request.json>
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import * as pulumi from '@pulumi/pulumi';
-import { parse } from 'yaml';
+import {
+  errorMessage,
+  programScript,
+  resolveExports,
+  runProgram,
+  type ProgramRequest,
+} from '../support/program.ts';
+import { marked, reveal, wire } from '../support/secrets.ts';
 import { providerFor, PROVIDERS, type ProviderContext } from './providers.ts';
 
-export interface ApplyRequest {
-  stack: string;
-  config: Record<string, string>;
-  secretKeys: string[];
-  root: string;
+export interface ApplyRequest extends ProgramRequest {
   runId: string;
   /** JSON state of the previous applies (read, then rewritten after every change). */
   statePath: string;
-  out: string;
 }
 
 /** A resource as the harness's state keeps it (secrets marked {__secret: value}). */
@@ -52,50 +51,9 @@ export interface ApplyResult {
   error: string | undefined;
 }
 
-const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-const SECRET_VALUE = '1b47061264138c4ac30d75fd1eb44270';
-
-/** Pulumi's secret wrappers as {__secret: value}. */
-function marked(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(marked);
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    if (obj[SECRET_SIG] === SECRET_VALUE) return { __secret: marked(obj['value']) };
-    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, marked(v)]));
-  }
-  return value;
-}
-/** {__secret: value} as Pulumi's secret wrappers again. */
-function wire(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(wire);
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    if ('__secret' in obj) return { [SECRET_SIG]: SECRET_VALUE, value: wire(obj['__secret']) };
-    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, wire(v)]));
-  }
-  return value;
-}
-function reveal(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(reveal);
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    if ('__secret' in obj) return reveal(obj['__secret']);
-    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, reveal(v)]));
-  }
-  return value;
-}
 const hasSecret = (value: unknown): boolean => JSON.stringify(value ?? null).includes('"__secret"');
 
-async function main(): Promise<void> {
-  const requestPath = process.argv[2];
-  if (requestPath === undefined) throw new Error('usage: apply-program.ts <request.json>');
-  const req = JSON.parse(readFileSync(requestPath, 'utf8')) as ApplyRequest;
-  const project = parse(readFileSync(join(req.root, 'Pulumi.yaml'), 'utf8')) as {
-    name: string;
-    main: string;
-  };
-  const mainPath = join(req.root, project.main);
-
+programScript<ApplyRequest>('apply-program.ts', async (req) => {
   const state = JSON.parse(readFileSync(req.statePath, 'utf8')) as HarnessState;
   const save = () => writeFileSync(req.statePath, JSON.stringify(state), { mode: 0o600 });
   const seen = new Set<string>();
@@ -108,7 +66,7 @@ async function main(): Promise<void> {
   };
 
   process.on('unhandledRejection', (err) => {
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     if (!errors.includes(message)) errors.push(message);
   });
 
@@ -149,46 +107,27 @@ async function main(): Promise<void> {
     return { id: created.id, state: wire(outputs) as Record<string, unknown> };
   }
 
-  pulumi.runtime.setAllConfig(req.config, req.secretKeys);
-  await pulumi.runtime.setMocks(
-    {
-      async newResource(args) {
-        if (args.custom === false) return { id: undefined, state: {} };
-        const work = carryOut(args.type, args.name, args.inputs);
-        inFlight.add(work);
-        try {
-          return await work;
-        } catch (err) {
-          const message = err instanceof Error ? err.message : String(err);
-          errors.push(message);
-          ctx.log(`FAILED ${args.type} ${args.name}: ${message.split('\n')[0]}`);
-          throw err;
-        } finally {
-          inFlight.delete(work);
-        }
-      },
-      call(args) {
-        throw new Error(`the program calls ${args.token}, which the e2e harness does not carry out`);
-      },
+  const { exported, error } = await runProgram(req, {
+    async newResource(args) {
+      if (args.custom === false) return { id: undefined, state: {} };
+      const work = carryOut(args.type, args.name, args.inputs);
+      inFlight.add(work);
+      try {
+        return await work;
+      } catch (err) {
+        const message = errorMessage(err);
+        errors.push(message);
+        ctx.log(`FAILED ${args.type} ${args.name}: ${message.split('\n')[0]}`);
+        throw err;
+      } finally {
+        inFlight.delete(work);
+      }
     },
-    project.name,
-    req.stack,
-    false,
-    'organization',
-  );
-
-  process.chdir(dirname(mainPath));
-  let exported: Record<string, unknown> = {};
-  try {
-    await pulumi.runtime.runInPulumiStack(async () => {
-      exported = (await import(pathToFileURL(mainPath).href)) as Record<string, unknown>;
-      return exported;
-    });
-    await pulumi.runtime.disconnect();
-  } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
-    if (!errors.includes(message)) errors.unshift(message);
-  }
+    call(args) {
+      throw new Error(`the program calls ${args.token}, which the e2e harness does not carry out`);
+    },
+  });
+  if (error !== undefined && !errors.includes(error)) errors.unshift(error);
   // Whatever is still being carried out finishes before the state is final.
   while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
 
@@ -204,29 +143,11 @@ async function main(): Promise<void> {
     }
   }
 
-  const outputs: Record<string, unknown> = {};
-  if (errors.length === 0) {
-    for (const [key, value] of Object.entries(exported)) {
-      if (pulumi.Output.isInstance(value)) {
-        const plainValue = await new Promise((resolve) => value.apply(resolve));
-        outputs[key] = (await pulumi.isSecret(value)) ? { __secret: plainValue } : plainValue;
-      } else {
-        outputs[key] = value;
-      }
-    }
-  }
+  const outputs = errors.length === 0 ? await resolveExports(exported) : {};
   const result: ApplyResult = {
     operations,
     outputs,
     error: errors.length > 0 ? errors.join('\n') : undefined,
   };
-  writeFileSync(req.out, JSON.stringify(result, null, 1));
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(2);
-  },
-);
+  return result;
+});

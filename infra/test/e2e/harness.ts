@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExportedResource } from '../../scripts/deploy-plan.ts';
+import { encrypted } from '../support/secrets.ts';
 import { ROOT, stackConfig } from '../support/stack.ts';
 import type { ApplyRequest, ApplyResult, HarnessState, Operation } from './apply-program.ts';
 import { removeLabelled } from './docker-engine.ts';
@@ -106,25 +107,12 @@ export class E2eStack {
 
   /** What `pulumi stack export` shows (secrets as ciphertext, as Pulumi stores them). */
   exported(): { deployment: { resources: ExportedResource[] } } {
-    const encrypt = (value: unknown): unknown => {
-      if (value !== null && typeof value === 'object' && '__secret' in value) {
-        return {
-          '4dabf18193072939515e22adb298388d': '1b47061264138c4ac30d75fd1eb44270',
-          ciphertext: 'v1:...',
-        };
-      }
-      if (Array.isArray(value)) return value.map(encrypt);
-      if (value !== null && typeof value === 'object') {
-        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encrypt(v)]));
-      }
-      return value;
-    };
     return {
       deployment: {
         resources: Object.values(this.state().resources).map((r) => ({
           urn: `urn:pulumi:dev::chatbot::${r.type}::${r.name}`,
           type: r.type,
-          inputs: encrypt(r.inputs) as Record<string, unknown>,
+          inputs: encrypted(r.inputs) as Record<string, unknown>,
         })),
       },
     };

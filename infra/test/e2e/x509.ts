@@ -1,15 +1,26 @@
 // What @pulumi/tls's PrivateKey and SelfSignedCert produce, made with node:crypto: an ECDSA
 // key (P-256/P-384) in SEC1, PKCS#8 and SPKI PEM, and a self-signed X.509 v3 certificate
-// (DER built here, signed with the key) for a subject, DNS names and IP addresses.
+// (DER built with ../support/der.ts, signed with the key) for a subject, DNS names and IP
+// addresses.
 import {
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
   randomBytes,
-  sign,
   X509Certificate,
 } from 'node:crypto';
 import { isIP } from 'node:net';
+import {
+  bitString,
+  bool,
+  octets,
+  oid,
+  selfSignedPem,
+  seq,
+  set,
+  subjectAltName,
+  utf8,
+} from '../support/der.ts';
 
 export interface KeyPems {
   privateKeyPem: string;
@@ -29,38 +40,6 @@ export function ecdsaKey(curve: string): KeyPems {
   };
 }
 
-function length(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  const bytes: number[] = [];
-  for (let v = n; v > 0; v >>= 8) bytes.unshift(v & 0xff);
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
-}
-const tlv = (tag: number, ...parts: Buffer[]): Buffer => {
-  const body = Buffer.concat(parts);
-  return Buffer.concat([Buffer.from([tag]), length(body.length), body]);
-};
-const seq = (...parts: Buffer[]) => tlv(0x30, ...parts);
-const set = (...parts: Buffer[]) => tlv(0x31, ...parts);
-const integer = (b: Buffer) => tlv(0x02, (b[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b);
-const bitString = (b: Buffer, unused = 0) => tlv(0x03, Buffer.from([unused]), b);
-const octets = (b: Buffer) => tlv(0x04, b);
-const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
-const bool = (v: boolean) => tlv(0x01, Buffer.from([v ? 0xff : 0]));
-function oid(dotted: string): Buffer {
-  const [a = 0, b = 0, ...rest] = dotted.split('.').map(Number);
-  const out = [40 * a + b];
-  for (const arc of rest) {
-    const chunk = [arc & 0x7f];
-    for (let v = arc >> 7; v > 0; v >>= 7) chunk.unshift((v & 0x7f) | 0x80);
-    out.push(...chunk);
-  }
-  return tlv(0x06, Buffer.from(out));
-}
-function time(d: Date): Buffer {
-  const p = (n: number) => String(n).padStart(2, '0');
-  const s = `${p(d.getUTCFullYear() % 100)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
-  return tlv(0x17, Buffer.from(s, 'ascii'));
-}
 function ipBytes(ip: string): Buffer {
   if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
   throw new Error(`tls.SelfSignedCert: the harness writes IPv4 addresses only, not ${ip}`);
@@ -96,7 +75,6 @@ export function selfSignedCert(inputs: SelfSignedInputs): {
 } {
   const key = createPrivateKey(inputs.privateKeyPem);
   const publicKey = createPublicKey(key);
-  const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
   const rdns = [
     ...(inputs.subject.organization !== undefined
       ? [set(seq(oid('2.5.4.10'), utf8(inputs.subject.organization)))]
@@ -122,15 +100,7 @@ export function selfSignedCert(inputs: SelfSignedInputs): {
     else throw new Error(`tls.SelfSignedCert: the harness does not know the allowed use "${use}"`);
   }
   const extensions = [
-    seq(
-      oid('2.5.29.17'),
-      octets(
-        seq(
-          ...inputs.dnsNames.map((d) => tlv(0x82, Buffer.from(d, 'ascii'))),
-          ...inputs.ipAddresses.map((ip) => tlv(0x87, ipBytes(ip))),
-        ),
-      ),
-    ),
+    subjectAltName(inputs.dnsNames, inputs.ipAddresses.map(ipBytes)),
     seq(oid('2.5.29.19'), bool(true), octets(seq())),
     ...(usageBits !== 0
       ? [seq(oid('2.5.29.15'), bool(true), octets(bitString(Buffer.from([usageBits]), 7 - highest)))]
@@ -139,24 +109,15 @@ export function selfSignedCert(inputs: SelfSignedInputs): {
   ];
   const serial = randomBytes(16);
   serial[0] = (serial[0] ?? 0) & 0x7f;
-  const tbs = seq(
-    tlv(0xa0, integer(Buffer.from([2]))),
-    integer(serial),
-    ecdsaWithSha256,
+  const certPem = selfSignedPem({
+    serial,
     name,
-    seq(time(notBefore), time(notAfter)),
-    name,
-    publicKey.export({ type: 'spki', format: 'der' }),
-    tlv(0xa3, seq(...extensions)),
-  );
-  const signature = sign('sha256', tbs, { key, dsaEncoding: 'der' });
-  const der = seq(tbs, ecdsaWithSha256, bitString(signature));
-  const b64 =
-    der
-      .toString('base64')
-      .match(/.{1,64}/g)
-      ?.join('\n') ?? '';
-  const certPem = `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
+    notBefore,
+    notAfter,
+    publicKey,
+    extensions,
+    privateKey: key,
+  });
   if (!new X509Certificate(certPem).verify(publicKey))
     throw new Error('the self-signed certificate does not verify');
   return { certPem, validityStartTime: notBefore.toISOString(), validityEndTime: notAfter.toISOString() };

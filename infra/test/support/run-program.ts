@@ -1,28 +1,15 @@
-// Runs the Pulumi program (the file Pulumi.yaml names as `main`) once, in this process, under
-// Pulumi's mock runtime, and writes what it declared as JSON. Node loads the program the way
-// Pulumi's Node.js language host does: chdir to the directory of `main`, then a dynamic
-// import() of the .ts file (an ES module; Node strips the types), inside the root stack.
+// Runs the Pulumi program once under Pulumi's mock runtime (program.ts) and writes what it
+// declared as JSON: each resource's inputs, the mock provider's outputs and its options.
 //
 //   node run-program.ts <request.json>
-//
-// One program run per process: Pulumi's runtime state and the module cache are global.
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
-import { parse } from 'yaml';
+import { errorMessage, programScript, resolveExports, runProgram, type ProgramRequest } from './program.ts';
+import { marked, SECRET_SIG, SECRET_VALUE } from './secrets.ts';
 
-export interface RunRequest {
-  stack: string;
-  /** Full keys (chatbot:image) to string values, as Pulumi passes them to a program. */
-  config: Record<string, string>;
-  secretKeys: string[];
+export interface RunRequest extends ProgramRequest {
   /** Milliseconds a resource type's mock takes to "create" (to expose ordering). */
   delays?: Record<string, number>;
-  /** The repository root (where Pulumi.yaml is). */
-  root: string;
-  out: string;
 }
 
 export interface RecordedResource {
@@ -48,20 +35,6 @@ export interface RunResult {
   resources: RecordedResource[];
   outputs: Record<string, unknown>;
   error: string | undefined;
-}
-
-const SECRET_SIG = '4dabf18193072939515e22adb298388d';
-const SECRET_VALUE = '1b47061264138c4ac30d75fd1eb44270';
-
-/** A secret in what the mock receives becomes {__secret: value} in the JSON. */
-function marked(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(marked);
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    if (obj[SECRET_SIG] === SECRET_VALUE) return { __secret: marked(obj['value']) };
-    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, marked(v)]));
-  }
-  return value;
 }
 
 const secret = (value: unknown) => ({ [SECRET_SIG]: SECRET_VALUE, value });
@@ -114,17 +87,7 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
   }
 }
 
-async function main(): Promise<void> {
-  const requestPath = process.argv[2];
-  if (requestPath === undefined) throw new Error('usage: run-program.ts <request.json>');
-  const req = JSON.parse(readFileSync(requestPath, 'utf8')) as RunRequest;
-
-  const project = parse(readFileSync(join(req.root, 'Pulumi.yaml'), 'utf8')) as {
-    name: string;
-    main: string;
-  };
-  const mainPath = join(req.root, project.main);
-
+programScript<RunRequest>('run-program.ts', async (req) => {
   const resources: RecordedResource[] = [];
   const optsByName = new Map<string, RecordedResource['opts']>();
   const names = new WeakMap<pulumi.Resource, string>();
@@ -132,11 +95,11 @@ async function main(): Promise<void> {
   let clock = 0;
 
   process.on('unhandledRejection', (err) => {
-    errors.push(err instanceof Error ? err.message : String(err));
+    errors.push(errorMessage(err));
   });
 
-  pulumi.runtime.setAllConfig(req.config, req.secretKeys);
-  await pulumi.runtime.setMocks(
+  const { exported, error } = await runProgram(
+    req,
     {
       async newResource(args) {
         const started = ++clock;
@@ -166,18 +129,7 @@ async function main(): Promise<void> {
         throw new Error(`the program calls ${args.token}, which this test runtime does not mock`);
       },
     },
-    project.name,
-    req.stack,
-    false,
-    'organization',
-  );
-
-  // As Pulumi's language host does: the program's directory is the working directory.
-  process.chdir(dirname(mainPath));
-
-  let exported: Record<string, unknown> = {};
-  try {
-    await pulumi.runtime.runInPulumiStack(async () => {
+    () => {
       // Resource options (protect, dependsOn, ...) never reach a mock: a stack transformation
       // records them as each resource is constructed.
       pulumi.runtime.registerStackTransformation((t) => {
@@ -193,32 +145,11 @@ async function main(): Promise<void> {
         });
         return undefined;
       });
-      exported = (await import(pathToFileURL(mainPath).href)) as Record<string, unknown>;
-      return exported;
-    });
-    await pulumi.runtime.disconnect();
-  } catch (err) {
-    errors.unshift(err instanceof Error ? err.message : String(err));
-  }
+    },
+  );
+  if (error !== undefined) errors.unshift(error);
 
-  const outputs: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(exported)) {
-    if (pulumi.Output.isInstance(value)) {
-      const plain = await new Promise((resolve) => value.apply(resolve));
-      outputs[key] = (await pulumi.isSecret(value)) ? { __secret: plain } : plain;
-    } else {
-      outputs[key] = value;
-    }
-  }
-
+  const outputs = await resolveExports(exported);
   const result: RunResult = { resources, outputs, error: errors.length > 0 ? errors.join('\n') : undefined };
-  writeFileSync(req.out, JSON.stringify(result, null, 1));
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(2);
-  },
-);
+  return result;
+});

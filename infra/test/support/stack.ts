@@ -10,8 +10,10 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import type { ExportedResource } from '../../scripts/deploy-plan.ts';
 import type { RecordedResource, RunRequest, RunResult } from './run-program.ts';
+import { encrypted, isSecret, reveal } from './secrets.ts';
 
 export type { RecordedResource, RunResult };
+export { isSecret, reveal };
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const RUNNER = fileURLToPath(new URL('./run-program.ts', import.meta.url));
@@ -144,20 +146,6 @@ export function named(result: RunResult, name: string): RecordedResource {
   return found;
 }
 
-export function isSecret(value: unknown): value is { __secret: unknown } {
-  return value !== null && typeof value === 'object' && '__secret' in value;
-}
-
-/** The value with secret markers removed (what the provider would receive). */
-export function reveal(value: unknown): unknown {
-  if (isSecret(value)) return reveal(value.__secret);
-  if (Array.isArray(value)) return value.map(reveal);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, reveal(v)]));
-  }
-  return value;
-}
-
 /** Every string in the value that is not inside a secret marker. */
 export function plainStrings(value: unknown): string[] {
   if (isSecret(value)) return [];
@@ -185,23 +173,13 @@ export function exportOf(
   result: RunResult,
   stack: string,
 ): { deployment: { resources: ExportedResource[] } } {
-  const encrypt = (value: unknown): unknown => {
-    if (isSecret(value)) {
-      return { '4dabf18193072939515e22adb298388d': '1b47061264138c4ac30d75fd1eb44270', ciphertext: 'v1:...' };
-    }
-    if (Array.isArray(value)) return value.map(encrypt);
-    if (value !== null && typeof value === 'object') {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, encrypt(v)]));
-    }
-    return value;
-  };
   return {
     deployment: {
       resources: result.resources.map((r) => ({
         urn: `urn:pulumi:${stack}::chatbot::${r.opts.parent !== undefined ? 'chatbot:infra:Parent$' : ''}${r.type}::${r.name}`,
         type: r.type,
         custom: r.custom,
-        inputs: encrypt(r.inputs) as Record<string, unknown>,
+        inputs: encrypted(r.inputs) as Record<string, unknown>,
       })),
     },
   };
