@@ -184,7 +184,7 @@ describe('the dev stack on a real Docker engine', () => {
     const before = { blue: stack.idOf('app-blue-1'), green: stack.idOf('app-green-1') };
     const result = await stack.apply({ logLevel: 'info' });
     expect(result.error).toBeUndefined();
-    // An environment change replaces both colors (README-deploy.md); data and nginx stay.
+    // An environment change replaces both colors (README.md, "Deploys, switches and rollbacks"); data and nginx stay.
     expect(opsOf(result, 'replace')).toEqual(['app-blue-1', 'app-green-1', 'proxy-switch']);
     expect(opsOf(result, 'create', 'delete')).toEqual([]);
     expect(stack.idOf('app-blue-1')).not.toBe(before.blue);

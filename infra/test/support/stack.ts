@@ -47,7 +47,7 @@ export const TEST_SECRETS = {
 /** The digest staging ran, handed to production. */
 export const PROMOTED_IMAGE = `registry.example.com/chatbot/app@sha256:${'ab12'.repeat(16)}`;
 
-/** What a deployer adds to each stack before its first deploy (README-deploy.md). */
+/** What a deployer adds to each stack before its first deploy (README.md, "Configuring staging and production"). */
 export function deployerSettings(stack: StackName): {
   config: Record<string, string>;
   secrets: Record<string, string>;
