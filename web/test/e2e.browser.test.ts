@@ -6,13 +6,14 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenSigner, type Role } from '../../service/src/lib/jwt.ts';
 import type {} from '../../service/test/support/global-setup.ts';
 import {
   createTestDatabase,
   generateRsaKeys,
   startServiceProcess,
+  testServiceEnv,
   type ServiceProcess,
 } from '../../service/test/support/harness.ts';
 import { startLlmStub, type LlmStub } from '../../service/test/support/llm-stub.ts';
@@ -150,14 +151,7 @@ beforeAll(async () => {
   tokenFor = async (sub, role) => (await sign({ sub, role, tenantId }, 3600)).token;
   // Secrets go to the process through its environment only.
   service = await startServiceProcess({
-    ENVIRONMENT: 'development',
-    DATABASE_URL: database.url,
-    REDIS_URL: inject('redisUrl'),
-    JWT_PUBLIC_KEY: keys.publicKey,
-    JWT_PRIVATE_KEY: keys.privateKey,
-    FERNET_KEY: randomBytes(32).toString('base64url') + '=',
-    OPENROUTER_API_KEY: 'sk-platform-test',
-    OPENROUTER_BASE_URL: stub.url,
+    ...testServiceEnv({ databaseUrl: database.url, stubUrl: stub.url, keys }),
     DEFAULT_MODEL: 'stub/slow',
     LLM_TIMEOUT_MS: '10000',
     RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_SECONDS),

@@ -76,6 +76,29 @@ export interface TestService {
   close(): Promise<void>;
 }
 
+/**
+ * The service's environment in tests: the test database and Redis, the given JWT keys, a
+ * fresh Fernet key and the LLM stub as the provider.
+ */
+export function testServiceEnv(input: {
+  databaseUrl: string;
+  stubUrl: string;
+  keys: { publicKey: string; privateKey: string };
+}): Record<string, string> {
+  return {
+    ENVIRONMENT: 'development',
+    DATABASE_URL: input.databaseUrl,
+    REDIS_URL: inject('redisUrl'),
+    JWT_PUBLIC_KEY: input.keys.publicKey,
+    JWT_PRIVATE_KEY: input.keys.privateKey,
+    FERNET_KEY: randomBytes(32).toString('base64url') + '=',
+    OPENROUTER_API_KEY: 'sk-platform-test',
+    OPENROUTER_BASE_URL: input.stubUrl,
+    DEFAULT_MODEL: 'test/model',
+    LLM_TIMEOUT_MS: '5000',
+  };
+}
+
 let keysOnce: { publicKey: string; privateKey: string } | undefined;
 
 export async function startTestService(
@@ -92,17 +115,8 @@ export async function startTestService(
   const databaseUrl = options.database?.url ?? ownDatabase!.url;
   const stub = options.stub ?? (await startLlmStub());
   const env: Record<string, string> = {
-    ENVIRONMENT: 'development',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DATABASE_URL: databaseUrl,
-    REDIS_URL: inject('redisUrl'),
-    JWT_PUBLIC_KEY: keys.publicKey,
-    JWT_PRIVATE_KEY: keys.privateKey,
-    FERNET_KEY: randomBytes(32).toString('base64url') + '=',
-    OPENROUTER_API_KEY: 'sk-platform-test',
-    OPENROUTER_BASE_URL: stub.url,
-    DEFAULT_MODEL: 'test/model',
-    LLM_TIMEOUT_MS: '5000',
+    ...testServiceEnv({ databaseUrl, stubUrl: stub.url, keys }),
     ...options.env,
   };
   const config = loadConfig(env);
