@@ -43,8 +43,11 @@ export interface ProxyArgs {
 
 /**
  * Writes the upstream file from stdin (with a generation of its own), keeps the previous one
- * if `nginx -t` refuses it, reloads, and returns once the workers serve the new file: a
- * reload is asynchronous, and the deploy is done only when traffic has moved.
+ * if `nginx -t` refuses it, reloads, and returns once the workers serve the new file and the
+ * previous workers no longer accept connections: a reload is asynchronous, and the deploy is
+ * done only when traffic has moved. A previous worker renames itself "worker process is
+ * shutting down" as it closes its listening sockets (it goes on serving the requests and
+ * streams it has), so its title in /proc tells when it stopped taking new connections.
  */
 export const SWITCH_SCRIPT = [
   'set -eu',
@@ -60,6 +63,13 @@ export const SWITCH_SCRIPT = [
   '    echo "nginx refused the new upstream; the previous one stays active" >&2',
   '    exit 1',
   '  fi',
+  '  workers() {',
+  '    for p in /proc/[0-9]*; do',
+  '      [ "$(tr -d "\\0" 2>/dev/null < "$p/cmdline")" = "nginx: worker process" ] && echo "${p#/proc/}"',
+  '    done',
+  '    true',
+  '  }',
+  '  previous="$(workers)"',
   '  nginx -s reload 2>/dev/null',
   '  i=0',
   `  until [ "$(curl -fsS ${NGINX_GENERATION_URL} 2>/dev/null)" = "$gen" ]; do`,
@@ -70,6 +80,17 @@ export const SWITCH_SCRIPT = [
   '      exit 1',
   '    fi',
   '    sleep 0.1',
+  '  done',
+  '  for w in $previous; do',
+  '    i=0',
+  '    while [ "$(tr -d "\\0" 2>/dev/null < "/proc/$w/cmdline")" = "nginx: worker process" ]; do',
+  '      i=$((i + 1))',
+  '      if [ "$i" -gt 100 ]; then',
+  '        echo "nginx worker $w of the previous upstream still accepts connections after 10 s" >&2',
+  '        break',
+  '      fi',
+  '      sleep 0.1',
+  '    done',
   '  done',
   `'`,
 ].join('\n');
