@@ -2,6 +2,7 @@
 // still sees only the current tenant's rows, and cannot write into another tenant.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase } from '../src/db/client.ts';
 import { startTestService, type TestService } from './support/harness.ts';
 
 let svc: TestService;
@@ -9,6 +10,7 @@ let sql: postgres.Sql;
 type Tenant = Awaited<ReturnType<TestService['createTenant']>>;
 let a: Tenant;
 let b: Tenant;
+let aSession: string;
 
 beforeAll(async () => {
   svc = await startTestService();
@@ -17,6 +19,7 @@ beforeAll(async () => {
   b = await svc.createTenant();
   for (const t of [a, b]) {
     const s = await svc.request('POST', '/v1/sessions', { token: t.userToken, body: {} });
+    if (t === a) aSession = s.body.id;
     await svc.request('POST', `/v1/sessions/${s.body.id}/messages`, {
       token: t.userToken,
       body: { content: 'hi' },
@@ -78,5 +81,54 @@ describe('row-level security', () => {
     const [role] =
       await sql`select rolcanlogin, rolbypassrls, rolsuper from pg_roles where rolname = 'chatbot_app'`;
     expect(role).toEqual({ rolcanlogin: false, rolbypassrls: false, rolsuper: false });
+  });
+
+  it("scopes the chat turn's functions to the tenant they are given, for their own statement only", async () => {
+    const fns =
+      await sql`select proname, prosecdef, proowner::regrole::text as owner, proacl::text as acl from pg_proc
+        where proname in ('chatbot_turn_history', 'chatbot_store_user_message', 'chatbot_finish_turn', 'chatbot_record_usage')`;
+    expect(fns).toHaveLength(4);
+    for (const fn of fns) {
+      // They run as the application role, whoever calls them: RLS applies inside.
+      expect(fn.prosecdef, fn.proname).toBe(true);
+      expect(fn.owner, fn.proname).toBe('chatbot_app');
+      expect(fn.acl, fn.proname).not.toMatch(/(^|[{,])=X/); // PUBLIC may not call it
+    }
+    const sent = await svc.request('POST', `/v1/sessions/${aSession}/messages`, {
+      token: a.userToken,
+      body: { content: 'hello again' },
+    });
+    expect(sent.status).toBe(201);
+    const [{ create }] =
+      (await sql`select has_schema_privilege('chatbot_app', 'public', 'CREATE') as create`) as [
+        { create: boolean },
+      ];
+    expect(create).toBe(false); // it had it only to take the functions over
+    const database = createDatabase({ url: svc.databaseUrl, maxConnections: 1 });
+    try {
+      const sqlApp = database.client;
+      const history =
+        await sqlApp`select role, content from chatbot_turn_history(${a.id}, ${aSession}, 'alice', 50)`;
+      expect(history.map((m) => m.content)).toContain('hello again');
+      // The next statement on the same connection is in no tenant.
+      const [after] = await sqlApp`select coalesce(current_setting('app.tenant_id', true), '') as tenant`;
+      expect(after).toEqual({ tenant: '' });
+      // Another tenant's id, another user: the session is not found (P0002), nothing is written.
+      await expect(
+        sqlApp`select * from chatbot_turn_history(${b.id}, ${aSession}, 'alice', 50)`,
+      ).rejects.toMatchObject({ code: 'P0002' });
+      await expect(
+        sqlApp`select id from chatbot_store_user_message(${a.id}, ${aSession}, 'mallory', 'x', 'x', false)`,
+      ).rejects.toMatchObject({ code: 'P0002' });
+      // Another tenant's session gets no message (the foreign key alone would allow it).
+      const finished = await sqlApp`select id from chatbot_finish_turn(${b.id}, ${aSession}, null,
+          current_date, 'x', 'complete', null, 1, 1, null)`;
+      expect(finished).toHaveLength(0);
+      const [strays] =
+        await sql`select count(*)::int as n from messages where session_id = ${aSession} and tenant_id <> ${a.id}`;
+      expect(strays!.n).toBe(0);
+    } finally {
+      await database.close();
+    }
   });
 });

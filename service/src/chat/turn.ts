@@ -9,7 +9,7 @@ import type { Role } from '../lib/jwt.ts';
 import { checkRequestedModel, resolveSettings, type TenantSettings } from '../lib/settings.ts';
 import { providerKeyFor, type Services } from '../plugins/services.ts';
 import { versionKey, type VersionedTenant } from '../repositories/tenants.ts';
-import type { HistoryMessage, NewAssistantMessage } from '../repositories/sessions.ts';
+import type { NewAssistantMessage } from '../repositories/sessions.ts';
 import {
   estimatePromptTokens,
   partialOf,
@@ -109,48 +109,60 @@ export interface StartedTurn {
   reservation: Reservation;
 }
 
-/** Admits the turn and stores the user message; 404/403 when the session is not the caller's. */
+/**
+ * Reads the session's history, admits the turn (its tokens reserved for that context), then
+ * stores the user message; 404/403 when the session is not the caller's. Nothing is stored
+ * when the turn is refused; a reservation whose message could not be stored is released.
+ */
 export async function startTurn(
   services: Services,
   caller: TurnCaller,
   input: { sessionId: string; content: string; prepared: PreparedTurn; placeholder: boolean },
 ): Promise<StartedTurn> {
   const { settings } = input.prepared;
-  const contextOf = (history: HistoryMessage[]): ChatMessage[] => {
-    const context: ChatMessage[] = [];
-    if (settings.systemPrompt !== '') context.push({ role: 'system', content: settings.systemPrompt });
-    for (const m of history) context.push({ role: m.role, content: m.content });
-    context.push({ role: 'user', content: input.content });
-    return context;
-  };
-  const started = await services.sessions.beginTurn({
-    tenantId: caller.tenantId,
-    sessionId: input.sessionId,
-    userId: caller.userId,
-    content: input.content,
-    historyLimit: HISTORY_LIMIT,
-    placeholder: input.placeholder,
-    admit: (history) =>
-      reserveTurn(
-        services,
-        caller,
-        input.prepared,
-        estimatePromptTokens(contextOf(history)) + settings.maxOutputTokens,
-      ),
-  });
-  if (started === undefined) {
-    const session = await services.sessions.get({ tenantId: caller.tenantId, id: input.sessionId });
-    if (session !== undefined && caller.role === 'tenant_admin') {
-      throw forbidden('only the owner of a session may send messages in it');
-    }
-    throw notFound('session');
+  const target = { tenantId: caller.tenantId, sessionId: input.sessionId, userId: caller.userId };
+  const history = await services.sessions.turnHistory({ ...target, limit: HISTORY_LIMIT });
+  if (history === undefined) return sessionRefused(services, caller, input.sessionId);
+  const context: ChatMessage[] = [];
+  if (settings.systemPrompt !== '') context.push({ role: 'system', content: settings.systemPrompt });
+  for (const m of history) context.push({ role: m.role, content: m.content });
+  context.push({ role: 'user', content: input.content });
+  const reservation = await reserveTurn(
+    services,
+    caller,
+    input.prepared,
+    estimatePromptTokens(context) + settings.maxOutputTokens,
+  );
+  let stored: Awaited<ReturnType<Services['sessions']['storeUserMessage']>>;
+  try {
+    stored = await services.sessions.storeUserMessage({
+      ...target,
+      content: input.content,
+      placeholder: input.placeholder,
+    });
+  } catch (error) {
+    await releaseReservation(services, caller.tenantId, reservation);
+    throw error;
   }
-  return {
-    userMessage: started.userMessage,
-    placeholder: started.placeholder,
-    context: contextOf(started.history),
-    reservation: started.admitted,
-  };
+  if (stored === undefined) {
+    // Deleted (or handed over) since its history was read.
+    await releaseReservation(services, caller.tenantId, reservation);
+    return sessionRefused(services, caller, input.sessionId);
+  }
+  return { userMessage: stored.userMessage, placeholder: stored.placeholder, context, reservation };
+}
+
+async function sessionRefused(services: Services, caller: TurnCaller, sessionId: string): Promise<never> {
+  const session = await services.sessions.get({ tenantId: caller.tenantId, id: sessionId });
+  if (session !== undefined && caller.role === 'tenant_admin') {
+    throw forbidden('only the owner of a session may send messages in it');
+  }
+  throw notFound('session');
+}
+
+/** Gives back a reservation whose turn never reached the model. Best effort. */
+async function releaseReservation(services: Services, tenantId: string, reservation: Reservation) {
+  await services.limiter.settle(tenantId, reservation, 0).catch(() => undefined);
 }
 
 /** Usage as the provider reported it, else API.md's estimate. */

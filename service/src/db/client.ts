@@ -3,11 +3,9 @@
 // platform operations, to the platform), so row-level security holds even for a query
 // that forgets its tenant filter.
 //
-// The chat hot path uses `pipeline`: postgres.js directly (its statements are prepared once
-// per connection, drizzle's are parsed and planned every time) on a reserved connection,
-// sending BEGIN, the role and tenant settings and the first statements together, and the
-// last statement together with COMMIT, so a transaction costs one or two round trips
-// instead of one per statement.
+// The chat hot path calls SQL functions instead (migration 0004): they run as the
+// application role and scope their implicit transaction to the tenant they are given, so
+// each is one statement and one round trip, with no BEGIN, role switch or COMMIT around it.
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
@@ -17,17 +15,6 @@ export const APP_ROLE = 'chatbot_app';
 
 export type Db = ReturnType<typeof drizzle<typeof schema>>;
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-/** A transaction of `pipeline`: its statements go out without waiting for each other. */
-export interface PipelinedTx {
-  /** postgres.js on the transaction's connection; queries run in the order they are sent. */
-  sql: postgres.ReservedSql;
-  /** Sends `query`, then COMMIT right behind it; resolves with the query's rows once both are done. */
-  commitWith<T>(query: postgres.PendingQuery<T extends readonly postgres.MaybeRow[] ? T : never>): Promise<T>;
-}
-
-/** Who a pipelined transaction acts for: one tenant, or nobody (SECURITY DEFINER lookups only). */
-export type PipelineScope = { tenantId: string } | { tenantId: null };
 
 export interface DatabaseOptions {
   url: string;
@@ -76,68 +63,6 @@ export function createDatabase(options: DatabaseOptions) {
     });
   }
 
-  /**
-   * Runs `work` in a transaction as the application role (in `scope`'s tenant) on one
-   * reserved connection. BEGIN and the settings are sent at once, ahead of whatever `work`
-   * sends first; `work` ends the transaction with `tx.commitWith(lastQuery)` (or it is
-   * committed after `work` returns). Any failure rolls back.
-   */
-  async function pipeline<T>(scope: PipelineScope, work: (tx: PipelinedTx) => Promise<T>): Promise<T> {
-    const reserved = await client.reserve();
-    let ended = false;
-    let committed: Promise<unknown> | undefined;
-    const started = Promise.all([
-      reserved`begin`.execute(),
-      scope.tenantId === null
-        ? reserved`select set_config('role', ${APP_ROLE}, true)`.execute()
-        : reserved`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${scope.tenantId}, true)`.execute(),
-    ]);
-    // A failure here fails the statements behind it as well; it is reported from below.
-    started.catch(() => undefined);
-    const tx: PipelinedTx = {
-      sql: reserved,
-      commitWith(query) {
-        if (ended) throw new Error('the transaction has ended');
-        ended = true;
-        query.execute();
-        committed = reserved`commit`.execute();
-        return Promise.all([query, committed]).then(([rows]) => rows as never);
-      },
-    };
-    // postgres.js (3.4.9) puts a released connection back among the open ones even when its
-    // socket has closed, and the pool then hangs on it; a connection that was lost is left
-    // where the driver put it (among the closed ones, which it reconnects) instead.
-    let lost = false;
-    const note = (error: unknown) => {
-      if (isDatabaseUnavailable(error)) lost = true;
-      return error;
-    };
-    try {
-      const result = await work(tx);
-      if (!ended) {
-        ended = true;
-        await reserved`commit`;
-      } else {
-        await committed;
-      }
-      return result;
-    } catch (error) {
-      note(error);
-      if (!ended) {
-        ended = true;
-        await reserved`rollback`.catch(note);
-      } else {
-        // COMMIT after a failed statement rolls back; wait for it before the connection goes back.
-        await committed?.catch(note);
-      }
-      // The first statements' failure is the cause of whatever failed after them.
-      const startFailure = await started.then(() => undefined, note);
-      throw startFailure ?? error;
-    } finally {
-      if (!lost) reserved.release();
-    }
-  }
-
   async function ping(): Promise<void> {
     await client`select 1`;
   }
@@ -146,7 +71,7 @@ export function createDatabase(options: DatabaseOptions) {
     await client.end({ timeout: timeoutSeconds });
   }
 
-  return { client, db, withTenant, withPlatform, withoutTenant, pipeline, ping, close };
+  return { client, db, withTenant, withPlatform, withoutTenant, ping, close };
 }
 
 export type Database = ReturnType<typeof createDatabase>;

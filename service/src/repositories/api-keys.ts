@@ -70,14 +70,11 @@ export function createApiKeysRepository(deps: { database: Database }) {
   /** Finds the key's tenant; the lookup runs as the owner through a narrow SQL function. */
   async function authenticate(key: string): Promise<{ keyId: string; tenantId: string } | undefined> {
     const hash = hashApiKey(key);
-    // One round trip: BEGIN, the role, the lookup and COMMIT go out together.
-    const rows = await database.pipeline({ tenantId: null }, ({ sql, commitWith }) =>
-      commitWith(
-        sql<
-          { key_id: string; tenant_id: string }[]
-        >`select key_id, tenant_id from chatbot_authenticate_api_key(${hash})`,
-      ),
-    );
+    // One statement: the function runs as the owner whoever calls it.
+    const sql = database.client;
+    const rows = await sql<
+      { key_id: string; tenant_id: string }[]
+    >`select key_id, tenant_id from chatbot_authenticate_api_key(${hash})`;
     const row = rows[0];
     return row === undefined ? undefined : { keyId: row.key_id, tenantId: row.tenant_id };
   }

@@ -1,6 +1,5 @@
 // Chat sessions and their messages, always inside one tenant.
 import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
-import type postgres from 'postgres';
 import { pgErrorCode, type Database } from '../db/client.ts';
 import { messages, sessions, type MessageRow, type SessionRow } from '../db/schema.ts';
 
@@ -14,6 +13,25 @@ export type NewAssistantMessage = {
 };
 
 const TITLE_LENGTH = 80;
+
+/** What the turn functions raise for a session that is not the caller's (no_data_found). */
+const SESSION_NOT_FOUND = 'P0002';
+
+/** The messages columns the hot path reads back (as `MessageSqlRow`). */
+const MESSAGE_COLUMNS = [
+  'id',
+  'seq',
+  'tenant_id',
+  'session_id',
+  'role',
+  'content',
+  'status',
+  'model',
+  'prompt_tokens',
+  'completion_tokens',
+  'error',
+  'created_at',
+];
 
 /** What a turn's context needs of an earlier message. */
 export type HistoryMessage = Pick<MessageRow, 'role' | 'content'>;
@@ -54,6 +72,7 @@ function messageFromSql(row: MessageSqlRow): MessageRow {
 
 export function createSessionsRepository(deps: { database: Database }) {
   const { database } = deps;
+  const sql = database.client;
 
   async function create(input: {
     tenantId: string;
@@ -134,57 +153,57 @@ export function createSessionsRepository(deps: { database: Database }) {
   }
 
   /**
-   * Starts a turn in one transaction: checks the session is the caller's, reads its
-   * conversation (complete messages, oldest first, at most `historyLimit`), lets `admit`
-   * see it (the rate limiter reserves here; throwing rolls everything back), then stores
-   * the user message, and with `placeholder` an assistant message in state `streaming`.
-   * Undefined when the session is not the caller's. Two round trips: the session update
-   * and the history go out with BEGIN, the insert with COMMIT.
+   * A turn's context: the session's complete messages, oldest first, at most `limit`.
+   * Undefined when the session is not the caller's. One statement (a SQL function that
+   * scopes its transaction to the tenant), one round trip.
    */
-  async function beginTurn<A>(input: {
+  async function turnHistory(input: {
+    tenantId: string;
+    sessionId: string;
+    userId: string;
+    limit: number;
+  }): Promise<HistoryMessage[] | undefined> {
+    const { tenantId, sessionId, userId, limit } = input;
+    try {
+      const newestFirst = await sql<HistoryMessage[]>`select role, content
+          from chatbot_turn_history(${tenantId}, ${sessionId}, ${userId}, ${limit})`;
+      return [...newestFirst].reverse();
+    } catch (error) {
+      if (pgErrorCode(error) === SESSION_NOT_FOUND) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Stores the user's message, and with `placeholder` an assistant message in state
+   * `streaming` right after it, and touches the session (updated_at; the title from the
+   * first message). Undefined when the session is not the caller's (or was just deleted).
+   * One statement, committed before it answers.
+   */
+  async function storeUserMessage(input: {
     tenantId: string;
     sessionId: string;
     userId: string;
     content: string;
-    historyLimit: number;
     placeholder: boolean;
-    admit: (history: HistoryMessage[]) => Promise<A>;
-  }): Promise<
-    { userMessage: MessageRow; history: HistoryMessage[]; admitted: A; placeholder?: MessageRow } | undefined
-  > {
+  }): Promise<{ userMessage: MessageRow; placeholder?: MessageRow } | undefined> {
     const { tenantId, sessionId, userId, content } = input;
-    return database.pipeline({ tenantId }, async ({ sql, commitWith }) => {
-      // Two statements rather than one: the history is read after the session's row lock
-      // is held, so a concurrent turn in the same session is seen once it committed.
-      const [session, newestFirst] = await Promise.all([
-        sql`update sessions set updated_at = now(), title = coalesce(title, ${content.slice(0, TITLE_LENGTH)})
-             where tenant_id = ${tenantId} and id = ${sessionId} and user_id = ${userId}
-             returning id`.execute(),
-        sql<HistoryMessage[]>`select role, content from messages
-             where tenant_id = ${tenantId} and session_id = ${sessionId} and status = 'complete'
-             order by seq desc limit ${input.historyLimit}`.execute(),
-      ]);
-      if (session.length === 0) return undefined;
-      const history = [...newestFirst].reverse();
-      const admitted = await input.admit(history);
-      const rows = await commitWith(
-        input.placeholder
-          ? sql<MessageSqlRow[]>`insert into messages (tenant_id, session_id, role, content, status)
-               values (${tenantId}, ${sessionId}, 'user', ${content}, 'complete'),
-                      (${tenantId}, ${sessionId}, 'assistant', '', 'streaming')
-               returning id, seq, tenant_id, session_id, role, content, status, model, prompt_tokens, completion_tokens, error, created_at`
-          : sql<MessageSqlRow[]>`insert into messages (tenant_id, session_id, role, content, status)
-               values (${tenantId}, ${sessionId}, 'user', ${content}, 'complete')
-               returning id, seq, tenant_id, session_id, role, content, status, model, prompt_tokens, completion_tokens, error, created_at`,
-      );
-      const stored = rows.map(messageFromSql).sort((x, y) => x.seq - y.seq);
-      return { userMessage: stored[0]!, history, admitted, ...(stored[1] ? { placeholder: stored[1] } : {}) };
-    });
+    let rows: MessageSqlRow[];
+    try {
+      rows = await sql<MessageSqlRow[]>`select ${sql(MESSAGE_COLUMNS)}
+          from chatbot_store_user_message(${tenantId}, ${sessionId}, ${userId}, ${content},
+                                          ${content.slice(0, TITLE_LENGTH)}, ${input.placeholder})`;
+    } catch (error) {
+      if (pgErrorCode(error) === SESSION_NOT_FOUND) return undefined;
+      throw error;
+    }
+    const stored = rows.map(messageFromSql).sort((x, y) => x.seq - y.seq);
+    return { userMessage: stored[0]!, ...(stored[1] ? { placeholder: stored[1] } : {}) };
   }
 
   /**
    * Stores the assistant's message (a new row, or the streaming placeholder `messageId`)
-   * and counts the turn's usage: one statement, sent with BEGIN and COMMIT in one round trip.
+   * and counts the turn's usage: one statement, one round trip.
    * Undefined when the session (or the placeholder) is gone.
    */
   async function finishTurn(input: {
@@ -194,34 +213,11 @@ export function createSessionsRepository(deps: { database: Database }) {
     reply: NewAssistantMessage;
   }): Promise<MessageRow | undefined> {
     const { tenantId, sessionId, reply } = input;
-    const day = utcDay();
     try {
-      const rows = await database.pipeline({ tenantId }, ({ sql, commitWith }) => {
-        const usage = usageUpsert(sql, {
-          tenantId,
-          day,
-          promptTokens: reply.promptTokens ?? 0,
-          completionTokens: reply.completionTokens ?? 0,
-        });
-        return commitWith(
-          input.messageId === undefined
-            ? sql<MessageSqlRow[]>`with m as (
-                  insert into messages (tenant_id, session_id, role, content, status, model, prompt_tokens, completion_tokens, error)
-                  values (${tenantId}, ${sessionId}, 'assistant', ${reply.content}, ${reply.status}, ${reply.model},
-                          ${reply.promptTokens}, ${reply.completionTokens}, ${reply.error})
-                  returning id, seq, tenant_id, session_id, role, content, status, model, prompt_tokens, completion_tokens, error, created_at),
-                u as (${usage})
-                select * from m`
-            : sql<MessageSqlRow[]>`with m as (
-                  update messages set content = ${reply.content}, status = ${reply.status}, model = ${reply.model},
-                         prompt_tokens = ${reply.promptTokens}, completion_tokens = ${reply.completionTokens},
-                         error = ${reply.error}
-                   where tenant_id = ${tenantId} and id = ${input.messageId}
-                  returning id, seq, tenant_id, session_id, role, content, status, model, prompt_tokens, completion_tokens, error, created_at),
-                u as (${usage})
-                select * from m`,
-        );
-      });
+      const rows = await sql<MessageSqlRow[]>`select ${sql(MESSAGE_COLUMNS)}
+          from chatbot_finish_turn(${tenantId}, ${sessionId}, ${input.messageId ?? null}, ${utcDay()},
+                                   ${reply.content}, ${reply.status}, ${reply.model},
+                                   ${reply.promptTokens}, ${reply.completionTokens}, ${reply.error})`;
       const row = rows[0];
       return row === undefined ? undefined : messageFromSql(row);
     } catch (error) {
@@ -231,23 +227,10 @@ export function createSessionsRepository(deps: { database: Database }) {
     }
   }
 
-  return { create, list, get, remove, listMessages, beginTurn, finishTurn };
+  return { create, list, get, remove, listMessages, turnHistory, storeUserMessage, finishTurn };
 }
 
 /** Today in UTC, as usage_daily counts days. */
 export const utcDay = (): string => new Date().toISOString().slice(0, 10);
-
-/** Adds one request and its tokens to the tenant's usage of the day: a statement to send or nest. */
-export function usageUpsert(
-  sql: postgres.Sql,
-  input: { tenantId: string; day: string; promptTokens: number; completionTokens: number },
-) {
-  return sql`insert into usage_daily (tenant_id, day, requests, prompt_tokens, completion_tokens)
-      values (${input.tenantId}, ${input.day}, 1, ${input.promptTokens}, ${input.completionTokens})
-      on conflict (tenant_id, day) do update set
-        requests = usage_daily.requests + 1,
-        prompt_tokens = usage_daily.prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = usage_daily.completion_tokens + excluded.completion_tokens`;
-}
 
 export type SessionsRepository = ReturnType<typeof createSessionsRepository>;

@@ -1,18 +1,16 @@
 // Daily usage per tenant.
 import { and, asc, eq, gte, lte } from 'drizzle-orm';
 import type { Database } from '../db/client.ts';
-import { usageUpsert, utcDay } from './sessions.ts';
+import { utcDay } from './sessions.ts';
 import { usageDaily } from '../db/schema.ts';
 
 export function createUsageRepository(deps: { database: Database }) {
   const { database } = deps;
   return {
-    /** Counts one request and its tokens for today (the stateless completions endpoint): one round trip. */
+    /** Counts one request and its tokens for today (the stateless completions endpoint): one statement. */
     async record(input: { tenantId: string; promptTokens: number; completionTokens: number }) {
-      const day = utcDay();
-      await database.pipeline({ tenantId: input.tenantId }, ({ sql, commitWith }) =>
-        commitWith(usageUpsert(sql, { ...input, day })),
-      );
+      const sql = database.client;
+      await sql`select chatbot_record_usage(${input.tenantId}, ${utcDay()}, ${input.promptTokens}, ${input.completionTokens})`;
     },
 
     async list(input: { tenantId: string; from: string; to: string }) {
