@@ -33,9 +33,12 @@ $$;
 --> statement-breakpoint
 -- Stores the user's message (and, with p_placeholder, the assistant's in state streaming,
 -- right after it) and touches the session: its updated_at, and its title when it has none.
+-- Without p_durable the commit does not wait for its WAL flush: for a caller that
+-- acknowledges nothing before a later durable commit of its own, whose flush covers this
+-- one's WAL too (it is written earlier), so nothing acknowledged can be lost.
 CREATE OR REPLACE FUNCTION chatbot_store_user_message(
   p_tenant_id uuid, p_session_id uuid, p_user_id text, p_content text, p_title text,
-  p_placeholder boolean
+  p_placeholder boolean, p_durable boolean
 )
 RETURNS SETOF messages
 LANGUAGE plpgsql
@@ -45,6 +48,9 @@ SET search_path = pg_catalog, public
 AS $$
 BEGIN
   PERFORM set_config('app.tenant_id', p_tenant_id::text, true);
+  IF NOT p_durable THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
   UPDATE sessions SET updated_at = now(), title = coalesce(title, p_title)
    WHERE tenant_id = p_tenant_id AND id = p_session_id AND user_id = p_user_id;
   IF NOT FOUND THEN
@@ -123,7 +129,7 @@ $$;
 --> statement-breakpoint
 REVOKE ALL ON FUNCTION chatbot_turn_history(uuid, uuid, text, integer) FROM PUBLIC;
 --> statement-breakpoint
-REVOKE ALL ON FUNCTION chatbot_store_user_message(uuid, uuid, text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION chatbot_store_user_message(uuid, uuid, text, text, text, boolean, boolean) FROM PUBLIC;
 --> statement-breakpoint
 REVOKE ALL ON FUNCTION chatbot_record_usage(uuid, date, integer, integer) FROM PUBLIC;
 --> statement-breakpoint
@@ -131,7 +137,7 @@ REVOKE ALL ON FUNCTION chatbot_finish_turn(uuid, uuid, uuid, date, text, text, t
 --> statement-breakpoint
 GRANT EXECUTE ON FUNCTION chatbot_turn_history(uuid, uuid, text, integer) TO chatbot_app;
 --> statement-breakpoint
-GRANT EXECUTE ON FUNCTION chatbot_store_user_message(uuid, uuid, text, text, text, boolean) TO chatbot_app;
+GRANT EXECUTE ON FUNCTION chatbot_store_user_message(uuid, uuid, text, text, text, boolean, boolean) TO chatbot_app;
 --> statement-breakpoint
 GRANT EXECUTE ON FUNCTION chatbot_record_usage(uuid, date, integer, integer) TO chatbot_app;
 --> statement-breakpoint
@@ -143,7 +149,7 @@ GRANT CREATE ON SCHEMA public TO chatbot_app;
 --> statement-breakpoint
 ALTER FUNCTION chatbot_turn_history(uuid, uuid, text, integer) OWNER TO chatbot_app;
 --> statement-breakpoint
-ALTER FUNCTION chatbot_store_user_message(uuid, uuid, text, text, text, boolean) OWNER TO chatbot_app;
+ALTER FUNCTION chatbot_store_user_message(uuid, uuid, text, text, text, boolean, boolean) OWNER TO chatbot_app;
 --> statement-breakpoint
 ALTER FUNCTION chatbot_record_usage(uuid, date, integer, integer) OWNER TO chatbot_app;
 --> statement-breakpoint

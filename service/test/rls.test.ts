@@ -118,7 +118,7 @@ describe('row-level security', () => {
         sqlApp`select * from chatbot_turn_history(${b.id}, ${aSession}, 'alice', 50)`,
       ).rejects.toMatchObject({ code: 'P0002' });
       await expect(
-        sqlApp`select id from chatbot_store_user_message(${a.id}, ${aSession}, 'mallory', 'x', 'x', false)`,
+        sqlApp`select id from chatbot_store_user_message(${a.id}, ${aSession}, 'mallory', 'x', 'x', false, true)`,
       ).rejects.toMatchObject({ code: 'P0002' });
       // Another tenant's session gets no message (the foreign key alone would allow it).
       const finished = await sqlApp`select id from chatbot_finish_turn(${b.id}, ${aSession}, null,
@@ -130,5 +130,24 @@ describe('row-level security', () => {
     } finally {
       await database.close();
     }
+  });
+
+  it('lets the user message of a whole turn commit without waiting for the disk, and a streamed one not', async () => {
+    // In a transaction that is then rolled back: the mode its commit would have used.
+    const commitMode = async (durable: boolean): Promise<string> => {
+      let mode = '';
+      await sql
+        .begin(async (tx) => {
+          await tx`set local synchronous_commit = on`; // the test database runs with it off
+          await tx`select id from chatbot_store_user_message(${a.id}, ${aSession}, 'alice', 'x', 'x', false, ${durable})`;
+          const [row] = await tx`select current_setting('synchronous_commit') as mode`;
+          mode = row!.mode;
+          throw new Error('roll back');
+        })
+        .catch(() => undefined);
+      return mode;
+    };
+    expect(await commitMode(false)).toBe('off');
+    expect(await commitMode(true)).toBe('on');
   });
 });

@@ -113,6 +113,9 @@ export interface StartedTurn {
  * Reads the session's history, admits the turn (its tokens reserved for that context), then
  * stores the user message; 404/403 when the session is not the caller's. Nothing is stored
  * when the turn is refused; a reservation whose message could not be stored is released.
+ * A streamed turn shows the user message at once, so it is stored durably; a whole turn
+ * shows it only with the reply, whose durable commit makes it durable too (WAL order), so
+ * its own commit does not wait for the disk.
  */
 export async function startTurn(
   services: Services,
@@ -139,6 +142,7 @@ export async function startTurn(
       ...target,
       content: input.content,
       placeholder: input.placeholder,
+      durable: input.placeholder,
     });
   } catch (error) {
     await releaseReservation(services, caller.tenantId, reservation);

@@ -178,7 +178,9 @@ export function createSessionsRepository(deps: { database: Database }) {
    * Stores the user's message, and with `placeholder` an assistant message in state
    * `streaming` right after it, and touches the session (updated_at; the title from the
    * first message). Undefined when the session is not the caller's (or was just deleted).
-   * One statement, committed before it answers.
+   * One statement, committed before it answers; `durable: false` does not wait for the
+   * commit's WAL flush, for a caller that acknowledges the message only after a durable
+   * commit of its own (which flushes this one too).
    */
   async function storeUserMessage(input: {
     tenantId: string;
@@ -186,13 +188,15 @@ export function createSessionsRepository(deps: { database: Database }) {
     userId: string;
     content: string;
     placeholder: boolean;
+    durable: boolean;
   }): Promise<{ userMessage: MessageRow; placeholder?: MessageRow } | undefined> {
     const { tenantId, sessionId, userId, content } = input;
     let rows: MessageSqlRow[];
     try {
       rows = await sql<MessageSqlRow[]>`select ${sql(MESSAGE_COLUMNS)}
           from chatbot_store_user_message(${tenantId}, ${sessionId}, ${userId}, ${content},
-                                          ${content.slice(0, TITLE_LENGTH)}, ${input.placeholder})`;
+                                          ${content.slice(0, TITLE_LENGTH)}, ${input.placeholder},
+                                          ${input.durable})`;
     } catch (error) {
       if (pgErrorCode(error) === SESSION_NOT_FOUND) return undefined;
       throw error;
