@@ -4,7 +4,8 @@
 -- scopes its transaction to the tenant it is given: row-level security applies to every
 -- statement inside exactly as to the service's own transactions.
 --
--- A session that is not the caller's raises no_data_found (P0002).
+-- A session that is not the caller's raises no_data_found (P0002). The tenant is set by an
+-- assignment (a simple expression, evaluated without running a query).
 
 -- A turn's context: the session's complete messages, newest first, at most p_limit.
 CREATE OR REPLACE FUNCTION chatbot_turn_history(
@@ -16,18 +17,26 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
+DECLARE
+  scope text;
 BEGIN
-  PERFORM set_config('app.tenant_id', p_tenant_id::text, true);
-  PERFORM 1 FROM sessions s
-    WHERE s.tenant_id = p_tenant_id AND s.id = p_session_id AND s.user_id = p_user_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'session not found' USING ERRCODE = 'no_data_found';
-  END IF;
+  scope := set_config('app.tenant_id', p_tenant_id::text, true);
+  -- The ownership check is a one-time filter; the messages come off their index newest first.
   RETURN QUERY
     SELECT m.role, m.content FROM messages m
      WHERE m.tenant_id = p_tenant_id AND m.session_id = p_session_id AND m.status = 'complete'
+       AND EXISTS (SELECT 1 FROM sessions s
+                    WHERE s.tenant_id = p_tenant_id AND s.id = p_session_id AND s.user_id = p_user_id)
      ORDER BY m.seq DESC
      LIMIT p_limit;
+  IF NOT FOUND THEN
+    -- No history: a new session, or none of the caller's.
+    PERFORM 1 FROM sessions s
+      WHERE s.tenant_id = p_tenant_id AND s.id = p_session_id AND s.user_id = p_user_id;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'session not found' USING ERRCODE = 'no_data_found';
+    END IF;
+  END IF;
 END
 $$;
 --> statement-breakpoint
@@ -46,24 +55,29 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
+DECLARE
+  scope text;
 BEGIN
-  PERFORM set_config('app.tenant_id', p_tenant_id::text, true);
+  scope := set_config('app.tenant_id', p_tenant_id::text, true);
   IF NOT p_durable THEN
-    PERFORM set_config('synchronous_commit', 'off', true);
-  END IF;
-  UPDATE sessions SET updated_at = now(), title = coalesce(title, p_title)
-   WHERE tenant_id = p_tenant_id AND id = p_session_id AND user_id = p_user_id;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'session not found' USING ERRCODE = 'no_data_found';
+    scope := set_config('synchronous_commit', 'off', true);
   END IF;
   RETURN QUERY
+    WITH s AS (
+      UPDATE sessions SET updated_at = now(), title = coalesce(title, p_title)
+       WHERE tenant_id = p_tenant_id AND id = p_session_id AND user_id = p_user_id
+      RETURNING id
+    )
     INSERT INTO messages (tenant_id, session_id, role, content, status)
-    SELECT p_tenant_id, p_session_id, v.role, v.content, v.status
-      FROM (VALUES (1, 'user', p_content, 'complete'), (2, 'assistant', '', 'streaming'))
-           AS v (n, role, content, status)
+    SELECT p_tenant_id, s.id, v.role, v.content, v.status
+      FROM s, (VALUES (1, 'user', p_content, 'complete'), (2, 'assistant', '', 'streaming'))
+              AS v (n, role, content, status)
      WHERE v.n = 1 OR p_placeholder
      ORDER BY v.n
     RETURNING *;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'session not found' USING ERRCODE = 'no_data_found';
+  END IF;
 END
 $$;
 --> statement-breakpoint
@@ -77,8 +91,10 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
+DECLARE
+  scope text;
 BEGIN
-  PERFORM set_config('app.tenant_id', p_tenant_id::text, true);
+  scope := set_config('app.tenant_id', p_tenant_id::text, true);
   INSERT INTO usage_daily AS u (tenant_id, day, requests, prompt_tokens, completion_tokens)
   VALUES (p_tenant_id, p_day, 1, p_prompt_tokens, p_completion_tokens)
   ON CONFLICT (tenant_id, day) DO UPDATE SET
@@ -103,8 +119,10 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, public
 AS $$
+DECLARE
+  scope text;
 BEGIN
-  PERFORM set_config('app.tenant_id', p_tenant_id::text, true);
+  scope := set_config('app.tenant_id', p_tenant_id::text, true);
   IF p_message_id IS NULL THEN
     RETURN QUERY
       INSERT INTO messages (tenant_id, session_id, role, content, status, model, prompt_tokens,
@@ -122,8 +140,12 @@ BEGIN
        WHERE tenant_id = p_tenant_id AND id = p_message_id
       RETURNING *;
   END IF;
-  PERFORM chatbot_record_usage(p_tenant_id, p_day, coalesce(p_prompt_tokens, 0),
-                               coalesce(p_completion_tokens, 0));
+  INSERT INTO usage_daily AS u (tenant_id, day, requests, prompt_tokens, completion_tokens)
+  VALUES (p_tenant_id, p_day, 1, coalesce(p_prompt_tokens, 0), coalesce(p_completion_tokens, 0))
+  ON CONFLICT (tenant_id, day) DO UPDATE SET
+    requests = u.requests + 1,
+    prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
+    completion_tokens = u.completion_tokens + excluded.completion_tokens;
 END
 $$;
 --> statement-breakpoint
