@@ -165,8 +165,19 @@ GRANT EXECUTE ON FUNCTION chatbot_record_usage(uuid, date, integer, integer) TO 
 --> statement-breakpoint
 GRANT EXECUTE ON FUNCTION chatbot_finish_turn(uuid, uuid, uuid, date, text, text, text, integer, integer, text) TO chatbot_app;
 --> statement-breakpoint
--- Owned by the application role, so they run as it. Giving a function to a role needs that
--- role to be allowed to create in the schema: only for these four statements.
+-- Owned by the application role, so they run as it. Giving a function to a role needs the
+-- giver to be able to SET ROLE to it (the service needs that too: a non-superuser owner that
+-- created the role holds only its ADMIN option since PostgreSQL 16), and the role to be
+-- allowed to create in the schema: only for these four statements.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = current_user AND r.rolsuper)
+     AND NOT pg_has_role(current_user, 'chatbot_app', 'SET') THEN
+    EXECUTE format('GRANT chatbot_app TO %I WITH SET TRUE, INHERIT FALSE', current_user);
+  END IF;
+END
+$$;
+--> statement-breakpoint
 GRANT CREATE ON SCHEMA public TO chatbot_app;
 --> statement-breakpoint
 ALTER FUNCTION chatbot_turn_history(uuid, uuid, text, integer) OWNER TO chatbot_app;

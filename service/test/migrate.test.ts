@@ -121,4 +121,48 @@ describe('migrate', () => {
     expect(result.stderr).toMatch(/migrate: failed: .*ECONNREFUSED|connect/i);
     expect(result.stdout).toBe('');
   });
+
+  it('runs as a database owner that is not a superuser, as on a managed Postgres', async () => {
+    // PostgreSQL 16+ gives a CREATEROLE user that creates a role only the ADMIN option on it;
+    // the role already exists in this shared test cluster, so the owner gets just that.
+    const admin = postgres(inject('databaseUrl'), { max: 1, onnotice: () => {} });
+    const suffix = Math.random().toString(36).slice(2, 10);
+    const owner = `owner_${suffix}`;
+    const database = `managed_${suffix}`;
+    const password = `pw_${suffix}`;
+    try {
+      await admin.unsafe(`create role ${owner} login createrole password '${password}'`);
+      await admin.unsafe(`create database ${database} owner ${owner}`);
+      await admin.unsafe(`grant chatbot_app to ${owner} with admin true, set false, inherit false`);
+      const url = new URL(inject('databaseUrl'));
+      url.pathname = `/${database}`;
+      // The provider's console enables the extension; the owner may not.
+      const asSuperuser = postgres(url.toString(), { max: 1, onnotice: () => {} });
+      await asSuperuser`create extension if not exists vector`;
+      await asSuperuser.end();
+      url.username = owner;
+      url.password = password;
+      const result = await runMigrateProcess(url.toString());
+      expect(result.code, result.stderr).toBe(0);
+      const sql = postgres(url.toString(), { max: 1, onnotice: () => {} });
+      try {
+        const owners = await sql`select proowner::regrole::text as owner from pg_proc
+            where proname in ('chatbot_turn_history', 'chatbot_store_user_message', 'chatbot_finish_turn')`;
+        expect(owners).toHaveLength(3);
+        expect(new Set(owners.map((r) => r.owner))).toEqual(new Set(['chatbot_app']));
+        // What every transaction of the service does.
+        const [who] = await sql.begin(async (tx) => {
+          await tx`select set_config('role', 'chatbot_app', true)`;
+          return tx`select current_user`;
+        });
+        expect(who!.current_user).toBe('chatbot_app');
+      } finally {
+        await sql.end();
+      }
+    } finally {
+      await admin.unsafe(`drop database if exists ${database} with (force)`);
+      await admin.unsafe(`drop role if exists ${owner}`);
+      await admin.end();
+    }
+  });
 });
