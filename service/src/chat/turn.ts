@@ -149,7 +149,7 @@ export async function startTurn(
     throw error;
   }
   if (stored === undefined) {
-    // Deleted (or handed over) since its history was read.
+    // Deleted since its history was read.
     await releaseReservation(services, caller.tenantId, reservation);
     return sessionRefused(services, caller, input.sessionId);
   }
