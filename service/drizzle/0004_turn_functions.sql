@@ -81,11 +81,11 @@ BEGIN
 END
 $$;
 --> statement-breakpoint
--- Adds one request and its tokens to the tenant's usage of p_day.
+-- Adds one request and its tokens to the tenant's usage of p_day; returns the day's requests.
 CREATE OR REPLACE FUNCTION chatbot_record_usage(
   p_tenant_id uuid, p_day date, p_prompt_tokens integer, p_completion_tokens integer
 )
-RETURNS void
+RETURNS bigint
 LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
@@ -93,6 +93,7 @@ SET search_path = pg_catalog, public
 AS $$
 DECLARE
   scope text;
+  requests bigint;
 BEGIN
   scope := set_config('app.tenant_id', p_tenant_id::text, true);
   INSERT INTO usage_daily AS u (tenant_id, day, requests, prompt_tokens, completion_tokens)
@@ -100,7 +101,9 @@ BEGIN
   ON CONFLICT (tenant_id, day) DO UPDATE SET
     requests = u.requests + 1,
     prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
-    completion_tokens = u.completion_tokens + excluded.completion_tokens;
+    completion_tokens = u.completion_tokens + excluded.completion_tokens
+  RETURNING u.requests INTO requests;
+  RETURN requests;
 END
 $$;
 --> statement-breakpoint
@@ -121,6 +124,7 @@ SET search_path = pg_catalog, public
 AS $$
 DECLARE
   scope text;
+  requests bigint;
 BEGIN
   scope := set_config('app.tenant_id', p_tenant_id::text, true);
   IF p_message_id IS NULL THEN
@@ -140,12 +144,9 @@ BEGIN
        WHERE tenant_id = p_tenant_id AND id = p_message_id
       RETURNING *;
   END IF;
-  INSERT INTO usage_daily AS u (tenant_id, day, requests, prompt_tokens, completion_tokens)
-  VALUES (p_tenant_id, p_day, 1, coalesce(p_prompt_tokens, 0), coalesce(p_completion_tokens, 0))
-  ON CONFLICT (tenant_id, day) DO UPDATE SET
-    requests = u.requests + 1,
-    prompt_tokens = u.prompt_tokens + excluded.prompt_tokens,
-    completion_tokens = u.completion_tokens + excluded.completion_tokens;
+  -- An assignment: a simple expression, no query around the call.
+  requests := chatbot_record_usage(p_tenant_id, p_day, coalesce(p_prompt_tokens, 0),
+                                   coalesce(p_completion_tokens, 0));
 END
 $$;
 --> statement-breakpoint
