@@ -55,14 +55,6 @@ export function createDatabase(options: DatabaseOptions) {
     });
   }
 
-  /** Runs `work` as the application role with no tenant: only SECURITY DEFINER lookups see rows. */
-  function withoutTenant<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return db.transaction(async (tx) => {
-      await tx.execute(sql`select set_config('role', ${APP_ROLE}, true)`);
-      return work(tx);
-    });
-  }
-
   async function ping(): Promise<void> {
     await client`select 1`;
   }
@@ -71,7 +63,7 @@ export function createDatabase(options: DatabaseOptions) {
     await client.end({ timeout: timeoutSeconds });
   }
 
-  return { client, db, withTenant, withPlatform, withoutTenant, ping, close };
+  return { client, db, withTenant, withPlatform, ping, close };
 }
 
 export type Database = ReturnType<typeof createDatabase>;
