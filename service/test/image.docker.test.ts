@@ -7,7 +7,7 @@ import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { docker, POSTGRES_IMAGE, REDIS_IMAGE, removeContainer, uniqueName } from './support/docker.ts';
 import { generateRsaKeys } from './support/harness.ts';
 import {
@@ -461,7 +461,14 @@ describe('the container image', { timeout: 180_000 }, () => {
       content: 'still there?',
       model: 'stub/slow',
     });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // In flight once its user message is stored (before the provider call).
+    await vi.waitFor(
+      async () => {
+        const stored = await api('GET', `/v1/sessions/${session.body.id}/messages`, userToken);
+        expect(stored.body.items).toHaveLength(1);
+      },
+      { timeout: 30_000, interval: 100 },
+    );
 
     const started = Date.now();
     await dockerOk(['stop', '-t', '30', names.app], { timeoutMs: 60_000 });
@@ -482,7 +489,8 @@ describe('the container image', { timeout: 180_000 }, () => {
       ExitCode: 0,
       OOMKilled: false,
     });
-    expect(elapsedMs).toBeLessThan(SHUTDOWN_GRACE_MS);
+    // close-with-grace exits 1 when the drain outlives SHUTDOWN_GRACE_MS; docker stop's
+    // SIGKILL at 30 s would give 137: exit 0 means the drain ended within the grace.
     expect(logs.stdout).toContain('SIGTERM');
   });
 

@@ -1,6 +1,6 @@
 // SIGTERM on a real process: stop accepting, let open streams finish, close the pools, exit 0.
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readEvents, startServiceProcess, startTestService, type TestService } from './support/harness.ts';
 
 let svc: TestService;
@@ -12,12 +12,19 @@ afterAll(async () => svc?.close());
 describe('graceful shutdown', () => {
   it('lets 20 open streams finish with done after SIGTERM, refuses new connections, and exits 0', async () => {
     const t = await svc.createTenant();
-    const proc = await startServiceProcess({ ...svc.env, SHUTDOWN_GRACE_MS: '15000' });
+    const proc = await startServiceProcess({
+      ...svc.env,
+      SHUTDOWN_GRACE_MS: '15000',
+      LLM_TIMEOUT_MS: '60000',
+    });
+    // Each stream stops halfway until the test has seen new connections refused.
+    let refusalSeen!: () => void;
+    const halfway = new Promise<void>((resolve) => (refusalSeen = resolve));
     try {
       svc.stub.setDefault({
         kind: 'reply',
         chunks: Array.from({ length: 20 }, (_, i) => `p${i} `),
-        delayMs: 100,
+        holds: Array.from({ length: 20 }, (_, i) => (i === 10 ? halfway : undefined)),
       });
       const sessions = await Promise.all(
         Array.from(
@@ -45,12 +52,29 @@ describe('graceful shutdown', () => {
       });
       await started;
       proc.child.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 300));
-      const refused = await fetch(`${proc.url}/health/live`).then(
-        (r) => `answered ${r.status}`,
-        (e: Error & { cause?: { code?: string } }) => e.cause?.code ?? e.message,
+      // The listener closes soon after the signal (how soon depends on the machine): poll for
+      // the first refused connection while the streams are still running.
+      let streamsDone = 0;
+      for (const stream of streams)
+        void stream.then(
+          () => streamsDone++,
+          () => streamsDone++,
+        );
+      const { port } = new URL(proc.url);
+      await vi.waitFor(
+        async () => {
+          const outcome = await new Promise<string>((resolve) => {
+            const socket = connect(Number(port), '127.0.0.1', () => {
+              socket.destroy();
+              resolve('connected');
+            }).on('error', (e: Error & { code?: string }) => resolve(e.code ?? e.message));
+          });
+          expect(outcome).toBe('ECONNREFUSED');
+        },
+        { timeout: 10_000, interval: 25 },
       );
-      expect(refused).toBe('ECONNREFUSED');
+      expect(streamsDone).toBe(0);
+      refusalSeen();
 
       const results = await Promise.all(streams);
       for (const events of results) {
@@ -60,10 +84,12 @@ describe('graceful shutdown', () => {
       expect(await proc.exited).toBe(0);
       expect(proc.logs.join('\n')).toContain('shut down cleanly');
     } finally {
+      refusalSeen();
       svc.stub.reset();
       await proc.stop('SIGKILL');
     }
   });
+
   it('does not wait for connections that never sent a request, nor for idle keep-alive ones', async () => {
     const grace = 10_000;
     const proc = await startServiceProcess({ ...svc.env, SHUTDOWN_GRACE_MS: String(grace) });
@@ -86,13 +112,13 @@ describe('graceful shutdown', () => {
         new Promise<void>((resolve) => socket.once('close', () => resolve()));
       const bothClosed = Promise.all([closed(silent), closed(keptAlive)]);
 
-      const started = Date.now();
       proc.child.kill('SIGTERM');
+      // close-with-grace exits 1 when the drain outlives SHUTDOWN_GRACE_MS: exit 0 and the
+      // clean-shutdown line mean the drain did not wait for these connections.
       expect(await proc.exited).toBe(0);
-      const took = Date.now() - started;
       await bothClosed;
-      expect(took).toBeLessThan(grace / 2);
       expect(proc.logs.join('\n')).toContain('shut down cleanly');
+      expect(proc.logs.join('\n')).not.toContain('killed by timeout');
     } finally {
       for (const socket of sockets) socket.destroy();
       await proc.stop('SIGKILL');

@@ -16,6 +16,10 @@ export type StubBehavior =
       delayMs?: number;
       delaysMs?: number[];
       firstByteDelayMs?: number;
+      /** Answers only once this settles: holds admitted calls open for as long as a test needs. */
+      hold?: Promise<unknown>;
+      /** `holds[i]`: piece i is sent only once this settles (a test decides when, not a clock). */
+      holds?: (Promise<unknown> | undefined)[];
       usage?: boolean;
     }
   | { kind: 'error'; status: number; message?: string }
@@ -115,6 +119,7 @@ export async function startLlmStub(
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const delayMs = behavior.delayMs ?? 0;
+    if (behavior.kind === 'reply' && behavior.hold !== undefined) await behavior.hold;
     if (behavior.kind === 'reply' && behavior.firstByteDelayMs) await sleep(behavior.firstByteDelayMs);
 
     if (body.stream !== true) {
@@ -150,6 +155,8 @@ export async function startLlmStub(
     for (const [i, piece] of chunks.entries()) {
       const pause = (behavior.kind === 'reply' ? behavior.delaysMs?.[i] : undefined) ?? delayMs;
       if (pause > 0) await sleep(pause);
+      const gate = behavior.kind === 'reply' ? behavior.holds?.[i] : undefined;
+      if (gate !== undefined) await gate;
       if (res.destroyed) return;
       chunk({ content: piece }, null);
     }
