@@ -122,6 +122,59 @@ describe('POST /v1/chat/completions', () => {
   });
 });
 
+describe("the tenant's settings on both chat routes", () => {
+  it('refuses a model outside allowedModels on both routes and max_tokens above maxOutputTokens, before counting anything', async () => {
+    const capped = await svc.createTenant({
+      settings: { allowedModels: ['m/a'], model: 'm/a', maxOutputTokens: 64 },
+    });
+    const token = capped.userToken;
+    const session = (await svc.request('POST', '/v1/sessions', { token, body: {} })).body.id;
+    const messages = [{ role: 'user', content: 'hi' }];
+    for (const stream of [false, true]) {
+      const turn = await svc.request('POST', `/v1/sessions/${session}/messages`, {
+        token,
+        body: { content: 'hi', model: 'm/zzz', stream },
+      });
+      expect(turn.status).toBe(400);
+      expect(turn.body.error).toEqual({ code: 'invalid_request', message: expect.stringContaining('m/zzz') });
+
+      const completion = await svc.request('POST', '/v1/chat/completions', {
+        token,
+        body: { model: 'm/zzz', messages, stream },
+      });
+      expect(completion.status).toBe(400);
+      expect(completion.body.error).toMatchObject({
+        code: 'invalid_request',
+        type: 'invalid_request_error',
+        param: 'model',
+      });
+
+      for (const field of ['max_tokens', 'max_completion_tokens']) {
+        const over = await svc.request('POST', '/v1/chat/completions', {
+          token,
+          body: { messages, [field]: 65, stream },
+        });
+        expect(over.status).toBe(400);
+        expect(over.body.error).toMatchObject({
+          code: 'invalid_request',
+          type: 'invalid_request_error',
+          param: field,
+        });
+      }
+    }
+    expect(svc.stub.requests).toHaveLength(0);
+
+    // At the cap: admitted and asked for; none of the refusals used the request budget.
+    const atCap = await svc.request('POST', '/v1/chat/completions', {
+      token,
+      body: { messages, max_tokens: 64 },
+    });
+    expect(atCap.status).toBe(200);
+    expect(atCap.headers.get('x-ratelimit-remaining-requests')).toBe('59');
+    expect(svc.stub.requests[0]!.body.max_tokens).toBe(64);
+  });
+});
+
 describe('GET /v1/models', () => {
   it("lists the tenant's allowed models in OpenAI's list shape", async () => {
     const models = await client.models.list();

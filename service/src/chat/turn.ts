@@ -1,26 +1,57 @@
-// A chat turn: the session's history and the tenant's system prompt form the context; the
-// request is admitted by the rate limiter (tokens reserved: context / 4 + max output) and
-// the user message stored before the model call; the assistant message is stored complete,
-// or failed when the provider fails; the reservation is then settled to the real usage.
+// A chat turn, for both chat routes: a stored session turn (POST /v1/sessions/{id}/messages)
+// and a stateless OpenAI-compatible one (POST /v1/chat/completions), each whole or streamed.
+// Every turn takes the same steps, in one implementation:
+//   prepare  the caller's tenant settings decide the models (allowedModels, fallbacks), the
+//            provider key and the max output (at most maxOutputTokens); refusals come first
+//   reserve  the limiter admits the request, tokens reserved: context / 4 + max output (a
+//            session turn reads its history first, then stores the user message)
+//   call     the model, whole or streamed, timed in the metrics
+//   settle   the reservation replaced by the real usage (else API.md's estimate)
+//   account  the usage counted for the day: by the statement that stores a session turn's
+//            reply, or by one usage statement for a stateless turn
+//   store    a session turn's assistant message, complete, or failed with what arrived
 import type { FastifyBaseLogger } from 'fastify';
 import type { MessageRow, TenantRow } from '../db/schema.ts';
-import { AppError, forbidden, notFound } from '../errors.ts';
+import { AppError, forbidden, invalid, notFound } from '../errors.ts';
+import type { Fernet } from '../lib/fernet.ts';
 import type { Role } from '../lib/jwt.ts';
-import { checkRequestedModel, resolveSettings, type TenantSettings } from '../lib/settings.ts';
-import { providerKeyFor, type Services } from '../plugins/services.ts';
-import { versionKey, type VersionedTenant } from '../repositories/tenants.ts';
-import type { NewAssistantMessage } from '../repositories/sessions.ts';
+import {
+  checkRequestedModel,
+  resolveSettings,
+  type SettingsDefaults,
+  type TenantSettings,
+} from '../lib/settings.ts';
+import type { Metrics } from '../plugins/metrics.ts';
+import type { NewAssistantMessage, SessionsRepository } from '../repositories/sessions.ts';
+import { versionKey, type TenantsRepository, type VersionedTenant } from '../repositories/tenants.ts';
+import type { UsageRepository } from '../repositories/usage.ts';
 import {
   estimatePromptTokens,
   partialOf,
   providerError,
   type ChatMessage,
+  type CompletionRequest,
   type CompletionResult,
+  type Llm,
 } from './llm.ts';
-import { PreconditionFailed, type Precondition, type Reservation } from './rate-limit.ts';
+import { PreconditionFailed, type RateLimiter, type Reservation } from './rate-limit.ts';
 
-/** Earlier messages sent to the model with each turn. */
+/** Earlier messages sent to the model with each session turn. */
 export const HISTORY_LIMIT = 50;
+
+export interface TurnDeps {
+  tenants: Pick<TenantsRepository, 'getForTurn'>;
+  settingsDefaults: SettingsDefaults;
+  /** Reads tenants' own provider keys; without it a tenant that set one cannot chat. */
+  fernet: Fernet | undefined;
+  /** The platform's provider key (OPENROUTER_API_KEY), for tenants without their own. */
+  platformKey: string | undefined;
+  limiter: Pick<RateLimiter, 'reserve' | 'settle'>;
+  llm: Pick<Llm, 'complete' | 'stream'>;
+  sessions: Pick<SessionsRepository, 'get' | 'turnHistory' | 'storeUserMessage' | 'finishTurn'>;
+  usage: Pick<UsageRepository, 'record'>;
+  metrics: Pick<Metrics, 'llmDuration' | 'llmTimeToFirstToken' | 'llmTokens'>;
+}
 
 export interface TurnCaller {
   tenantId: string;
@@ -28,337 +59,424 @@ export interface TurnCaller {
   role: Role;
 }
 
-export interface PreparedTurn {
-  tenant: TenantRow;
-  settings: TenantSettings;
-  models: string[];
-  apiKey: string;
-  /** The limiter admits the turn only while the tenant's settings are still these. */
-  precondition: Precondition;
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
 }
 
-/** What the model call needs, from the caller's tenant; refuses before anything is stored. */
-function prepareTurn(
-  services: Services,
-  caller: TurnCaller,
-  tenant: VersionedTenant | undefined,
-  requestedModel: string | undefined,
-  param: string,
-): PreparedTurn {
-  if (tenant === undefined)
-    throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
-  const settings = resolveSettings(tenant.row.settings, services.settingsDefaults);
-  const model = requestedModel ?? settings.model;
-  checkRequestedModel(settings, model, param);
-  const apiKey = providerKeyFor(services, tenant.row.providerKeyEncrypted);
-  const models = [model, ...settings.fallbackModels.filter((m) => m !== model)];
-  // Without a version (Redis was unreachable) nothing can match: the turn reloads.
-  const precondition = { key: versionKey(caller.tenantId), value: tenant.version ?? 'unknown' };
-  return { tenant: tenant.row, settings, models, apiKey, precondition };
+/** What every turn gets: the request's logger and the caller. */
+interface TurnInput {
+  log: FastifyBaseLogger;
+  caller: TurnCaller;
+  /** Overrides the tenant's model; must be allowed. */
+  model?: string | undefined;
+  /** The output the client asked for (at most the tenant's maxOutputTokens), and its field. */
+  maxTokens?: { value: number; param: string } | undefined;
 }
 
-/**
- * Runs `attempt` with the turn prepared from this process's copy of the caller's tenant.
- * Settings decide only on their current version: when the limiter finds the tenant changed
- * since (through any replica), or when `attempt` or the preparation refuses the request on
- * the copy, the tenant is read again and everything runs anew. `attempt` must not have
- * stored anything when it fails.
- */
-export async function withPreparedTurn<T>(
-  services: Services,
-  caller: TurnCaller,
-  requestedModel: string | undefined,
-  attempt: (prepared: PreparedTurn) => Promise<T>,
-  options: { param?: string } = {},
-): Promise<T> {
-  let fresh = false;
-  for (let tries = 1; ; tries++) {
-    const tenant = await services.tenants.getForTurn(caller.tenantId, { fresh });
-    try {
-      return await attempt(prepareTurn(services, caller, tenant, requestedModel, options.param ?? 'model'));
-    } catch (error) {
-      const stale = error instanceof PreconditionFailed;
-      const refusedOnCopy =
-        tenant?.local === true &&
-        error instanceof AppError &&
-        error.code !== 'rate_limited' &&
-        error.code !== 'unavailable';
-      if (!stale && !refusedOnCopy) throw error;
-      if (tries >= 3) {
-        throw new AppError('unavailable', 'the tenant settings keep changing; retry', { cause: error });
-      }
-      fresh = true;
-    }
-  }
+interface SessionTurnInput extends TurnInput {
+  sessionId: string;
+  content: string;
 }
 
-/** Admits the turn (tokens reserved) under the settings it was prepared with. */
-export function reserveTurn(services: Services, caller: TurnCaller, prepared: PreparedTurn, tokens: number) {
-  return services.limiter.reserve(
-    caller.tenantId,
-    prepared.settings.rateLimit,
-    tokens,
-    prepared.precondition,
-  );
+interface StatelessTurnInput extends TurnInput {
+  messages: ChatMessage[];
+  sampling?: Pick<CompletionRequest, 'temperature' | 'topP' | 'stop'>;
 }
 
-export interface StartedTurn {
-  userMessage: MessageRow;
-  placeholder: MessageRow | undefined;
-  context: ChatMessage[];
+interface Streamed {
+  /** Aborts the model call (the client went away). */
+  signal: AbortSignal;
+}
+
+export interface SessionTurnResult {
+  message: MessageRow;
+  reply: MessageRow;
+  rateLimitHeaders: Record<string, string>;
+}
+
+export interface StatelessTurnResult {
+  result: CompletionResult;
+  usage: Usage;
+  rateLimitHeaders: Record<string, string>;
+}
+
+/** A turn the limiter admitted: the model call it makes and what it reserved. */
+interface AdmittedTurn {
+  tenantId: string;
+  request: Omit<CompletionRequest, 'signal'>;
   reservation: Reservation;
 }
 
-/**
- * Reads the session's history, admits the turn (its tokens reserved for that context), then
- * stores the user message; 404/403 when the session is not the caller's. Nothing is stored
- * when the turn is refused; a reservation whose message could not be stored is released.
- * A streamed turn shows the user message at once, so it is stored durably; a whole turn
- * shows it only with the reply, whose durable commit makes it durable too (WAL order), so
- * its own commit does not wait for the disk.
- */
-export async function startTurn(
-  services: Services,
-  caller: TurnCaller,
-  input: { sessionId: string; content: string; prepared: PreparedTurn; placeholder: boolean },
-): Promise<StartedTurn> {
-  const { settings } = input.prepared;
-  const target = { tenantId: caller.tenantId, sessionId: input.sessionId, userId: caller.userId };
-  const history = await services.sessions.turnHistory({ ...target, limit: HISTORY_LIMIT });
-  if (history === undefined) return sessionRefused(services, caller, input.sessionId);
-  const context: ChatMessage[] = [];
-  if (settings.systemPrompt !== '') context.push({ role: 'system', content: settings.systemPrompt });
-  for (const m of history) context.push({ role: m.role, content: m.content });
-  context.push({ role: 'user', content: input.content });
-  const reservation = await reserveTurn(
-    services,
-    caller,
-    input.prepared,
-    estimatePromptTokens(context) + settings.maxOutputTokens,
-  );
-  let stored: Awaited<ReturnType<Services['sessions']['storeUserMessage']>>;
-  try {
-    stored = await services.sessions.storeUserMessage({
-      ...target,
-      content: input.content,
-      placeholder: input.placeholder,
-      durable: input.placeholder,
+/** How the model call ended; `usage` is undefined when a failed call produced nothing. */
+type CallOutcome =
+  | { result: CompletionResult; usage: Usage; failure?: undefined }
+  | { result?: undefined; usage: Usage | undefined; failure: AppError; partial: string };
+
+const NO_USAGE: Usage = { promptTokens: 0, completionTokens: 0 };
+
+export function createChatTurns(deps: TurnDeps) {
+  const { limiter, llm, sessions, metrics } = deps;
+
+  // --- prepare --------------------------------------------------------------------------
+
+  /** The platform key, or the tenant's own provider key when it set one. */
+  function providerKeyOf(tenant: TenantRow): string {
+    if (tenant.providerKeyEncrypted !== null) {
+      if (deps.fernet === undefined) {
+        throw new AppError(
+          'not_configured',
+          'FERNET_KEY is not configured: the tenant provider key cannot be read',
+        );
+      }
+      return deps.fernet.decrypt(tenant.providerKeyEncrypted);
+    }
+    if (deps.platformKey === undefined) {
+      throw new AppError(
+        'not_configured',
+        'no provider key is configured (OPENROUTER_API_KEY or the tenant key)',
+      );
+    }
+    return deps.platformKey;
+  }
+
+  /** What the model call needs, from the caller's tenant; refuses before anything is reserved. */
+  function prepare(tenantId: string, tenant: VersionedTenant | undefined, input: TurnInput) {
+    if (tenant === undefined)
+      throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
+    const settings: TenantSettings = resolveSettings(tenant.row.settings, deps.settingsDefaults);
+    const model = input.model ?? settings.model;
+    checkRequestedModel(settings, model);
+    const asked = input.maxTokens;
+    if (asked !== undefined && asked.value > settings.maxOutputTokens) {
+      throw invalid(
+        `${asked.param} is ${asked.value}, above this tenant's maxOutputTokens (${settings.maxOutputTokens})`,
+        asked.param,
+      );
+    }
+    return {
+      settings,
+      models: [model, ...settings.fallbackModels.filter((m) => m !== model)],
+      apiKey: providerKeyOf(tenant.row),
+      maxTokens: asked?.value ?? settings.maxOutputTokens,
+      // Without a version (Redis was unreachable) nothing can match: the turn reloads.
+      precondition: { key: versionKey(tenantId), value: tenant.version ?? 'unknown' },
+    };
+  }
+
+  type Prepared = ReturnType<typeof prepare>;
+
+  /**
+   * Runs `attempt` with the turn prepared from this process's copy of the caller's tenant.
+   * Settings decide only on their current version: when the limiter finds the tenant changed
+   * since (through any replica), or when `attempt` or the preparation refuses the request on
+   * the copy, the tenant is read again and everything runs anew. `attempt` must not have
+   * stored anything when it fails.
+   */
+  async function withPrepared<T>(input: TurnInput, attempt: (prepared: Prepared) => Promise<T>): Promise<T> {
+    const { tenantId } = input.caller;
+    let fresh = false;
+    for (let tries = 1; ; tries++) {
+      const tenant = await deps.tenants.getForTurn(tenantId, { fresh });
+      try {
+        return await attempt(prepare(tenantId, tenant, input));
+      } catch (error) {
+        const stale = error instanceof PreconditionFailed;
+        const refusedOnCopy =
+          tenant?.local === true &&
+          error instanceof AppError &&
+          error.code !== 'rate_limited' &&
+          error.code !== 'unavailable';
+        if (!stale && !refusedOnCopy) throw error;
+        if (tries >= 3) {
+          throw new AppError('unavailable', 'the tenant settings keep changing; retry', { cause: error });
+        }
+        fresh = true;
+      }
+    }
+  }
+
+  // --- reserve --------------------------------------------------------------------------
+
+  /** Admits the turn for this context, its tokens reserved, under the settings it was prepared with. */
+  async function reserve(
+    tenantId: string,
+    prepared: Prepared,
+    messages: ChatMessage[],
+  ): Promise<AdmittedTurn> {
+    const reservation = await limiter.reserve(
+      tenantId,
+      prepared.settings.rateLimit,
+      estimatePromptTokens(messages) + prepared.maxTokens,
+      prepared.precondition,
+    );
+    const request = {
+      apiKey: prepared.apiKey,
+      models: prepared.models,
+      messages,
+      maxTokens: prepared.maxTokens,
+    };
+    return { tenantId, request, reservation };
+  }
+
+  /** Gives back a reservation whose turn never reached the model. Best effort. */
+  async function release(tenantId: string, reservation: Reservation) {
+    await limiter.settle(tenantId, reservation, 0).catch(() => undefined);
+  }
+
+  function admitStateless(input: StatelessTurnInput): Promise<AdmittedTurn> {
+    return withPrepared(input, async (prepared) => {
+      const turn = await reserve(input.caller.tenantId, prepared, input.messages);
+      return { ...turn, request: { ...turn.request, ...input.sampling } };
     });
-  } catch (error) {
-    await releaseReservation(services, caller.tenantId, reservation);
-    throw error;
   }
-  if (stored === undefined) {
-    // Deleted since its history was read.
-    await releaseReservation(services, caller.tenantId, reservation);
-    return sessionRefused(services, caller, input.sessionId);
+
+  /**
+   * Reads the session's history, admits the turn (its tokens reserved for that context), then
+   * stores the user message; 404/403 when the session is not the caller's. Nothing is stored
+   * when the turn is refused; a reservation whose message could not be stored is released.
+   * A streamed turn shows the user message at once, so it is stored durably; a whole turn
+   * shows it only with the reply, whose durable commit makes it durable too (WAL order), so
+   * its own commit does not wait for the disk.
+   */
+  function admitSession(input: SessionTurnInput, streamed: boolean) {
+    const { caller } = input;
+    const target = { tenantId: caller.tenantId, sessionId: input.sessionId, userId: caller.userId };
+    return withPrepared(input, async (prepared) => {
+      const history = await sessions.turnHistory({ ...target, limit: HISTORY_LIMIT });
+      if (history === undefined) return sessionRefused(input);
+      const context: ChatMessage[] = [];
+      const { systemPrompt } = prepared.settings;
+      if (systemPrompt !== '') context.push({ role: 'system', content: systemPrompt });
+      for (const m of history) context.push({ role: m.role, content: m.content });
+      context.push({ role: 'user', content: input.content });
+      const turn = await reserve(caller.tenantId, prepared, context);
+      let stored: Awaited<ReturnType<TurnDeps['sessions']['storeUserMessage']>>;
+      try {
+        stored = await sessions.storeUserMessage({
+          ...target,
+          content: input.content,
+          placeholder: streamed,
+          durable: streamed,
+        });
+      } catch (error) {
+        await release(caller.tenantId, turn.reservation);
+        throw error;
+      }
+      if (stored === undefined) {
+        // Deleted since its history was read.
+        await release(caller.tenantId, turn.reservation);
+        return sessionRefused(input);
+      }
+      return { turn, userMessage: stored.userMessage, placeholder: stored.placeholder };
+    });
   }
-  return { userMessage: stored.userMessage, placeholder: stored.placeholder, context, reservation };
+
+  async function sessionRefused(input: SessionTurnInput): Promise<never> {
+    const { caller } = input;
+    const session = await sessions.get({ tenantId: caller.tenantId, id: input.sessionId });
+    if (session !== undefined && caller.role === 'tenant_admin') {
+      throw forbidden('only the owner of a session may send messages in it');
+    }
+    throw notFound('session');
+  }
+
+  // --- call -----------------------------------------------------------------------------
+
+  /**
+   * Calls the model for an admitted turn, whole, or streamed when `stream` is given (its
+   * `onPiece` gets every piece with the model the provider names so far). Never throws for
+   * a provider failure: the outcome says what failed and what arrived.
+   */
+  async function call(
+    log: FastifyBaseLogger,
+    turn: AdmittedTurn,
+    stream?: Streamed & { onPiece(piece: string, model: string): void },
+  ): Promise<CallOutcome> {
+    const { request } = turn;
+    const firstModel = request.models[0]!;
+    const t0 = performance.now();
+    const observe = (model: string, outcome: string) =>
+      metrics.llmDuration.observe({ model, outcome }, (performance.now() - t0) / 1000);
+    try {
+      let result: CompletionResult;
+      if (stream === undefined) {
+        result = await llm.complete(request);
+      } else {
+        let firstPiece = true;
+        let servedModel = '';
+        result = await llm.stream({ ...request, signal: stream.signal }, (piece, chunk) => {
+          if (chunk.model) servedModel = chunk.model;
+          if (piece !== '' && firstPiece) {
+            firstPiece = false;
+            metrics.llmTimeToFirstToken.observe({ model: firstModel }, (performance.now() - t0) / 1000);
+          }
+          stream.onPiece(piece, servedModel);
+        });
+      }
+      observe(result.model, 'ok');
+      return { result, usage: usageOf(request.messages, result.content, result) };
+    } catch (error) {
+      const failure = providerError(error);
+      const partial = partialOf(error);
+      const aborted = stream?.signal.aborted === true;
+      observe(firstModel, aborted ? 'aborted' : failure.code);
+      log.warn(
+        { err: error, code: failure.code, streamed: stream !== undefined, aborted },
+        'model call failed',
+      );
+      return {
+        failure,
+        partial,
+        usage: partial === '' ? undefined : usageOf(request.messages, partial),
+      };
+    }
+  }
+
+  // --- settle, account, store -----------------------------------------------------------
+
+  /** Settles the reservation to the tokens really used and counts them in the metrics. */
+  async function settle(log: FastifyBaseLogger, turn: AdmittedTurn, usage: Usage): Promise<void> {
+    metrics.llmTokens.inc({ type: 'prompt' }, usage.promptTokens);
+    metrics.llmTokens.inc({ type: 'completion' }, usage.completionTokens);
+    try {
+      await limiter.settle(turn.tenantId, turn.reservation, usage.promptTokens + usage.completionTokens);
+    } catch (error) {
+      log.warn({ err: error }, 'could not settle a rate-limit reservation; it expires with the window');
+    }
+  }
+
+  /** The assistant message a session turn stores: complete, or failed with what arrived. */
+  function storedReply(turn: AdmittedTurn, outcome: CallOutcome): NewAssistantMessage {
+    const { usage } = outcome;
+    return {
+      content: outcome.failure === undefined ? outcome.result.content : outcome.partial,
+      status: outcome.failure === undefined ? 'complete' : 'failed',
+      model: outcome.failure === undefined ? outcome.result.model : (turn.request.models[0] ?? null),
+      promptTokens: usage?.promptTokens ?? null,
+      completionTokens: usage?.completionTokens ?? null,
+      error: outcome.failure?.code ?? null,
+    };
+  }
+
+  // The limiter's settlement and the database write are independent: both at once.
+
+  /** Settles a session turn and stores its reply (a new row, or the streaming placeholder),
+   * whose statement counts the usage. */
+  async function finishSession(
+    log: FastifyBaseLogger,
+    turn: AdmittedTurn,
+    outcome: CallOutcome,
+    session: { sessionId: string; placeholder: MessageRow | undefined },
+  ): Promise<MessageRow> {
+    const [, row] = await Promise.all([
+      settle(log, turn, outcome.usage ?? NO_USAGE),
+      sessions.finishTurn({
+        tenantId: turn.tenantId,
+        sessionId: session.sessionId,
+        ...(session.placeholder === undefined ? {} : { messageId: session.placeholder.id }),
+        reply: storedReply(turn, outcome),
+      }),
+    ]);
+    if (row === undefined) throw notFound('session'); // deleted while the model answered
+    return row;
+  }
+
+  /** Settles a stateless turn and counts its usage. */
+  async function finishStateless(log: FastifyBaseLogger, turn: AdmittedTurn, outcome: CallOutcome) {
+    const usage = outcome.usage ?? NO_USAGE;
+    await Promise.all([settle(log, turn, usage), deps.usage.record({ tenantId: turn.tenantId, ...usage })]);
+  }
+
+  /** A whole turn's failure, as the route throws it: with the rate-limit headers. */
+  function failed(turn: AdmittedTurn, failure: AppError): AppError {
+    return Object.assign(failure, { headers: { ...turn.reservation.headers, ...failure.headers } });
+  }
+
+  // --- the four turns -------------------------------------------------------------------
+
+  /** A whole session turn; a provider failure is thrown after the reply is stored failed. */
+  async function sessionTurn(input: SessionTurnInput): Promise<SessionTurnResult> {
+    const admitted = await admitSession(input, false);
+    const { turn } = admitted;
+    const outcome = await call(input.log, turn);
+    const reply = await finishSession(input.log, turn, outcome, {
+      sessionId: input.sessionId,
+      placeholder: undefined,
+    });
+    if (outcome.failure !== undefined) throw failed(turn, outcome.failure);
+    return { message: admitted.userMessage, reply, rateLimitHeaders: turn.reservation.headers };
+  }
+
+  /**
+   * A streamed session turn: `onAdmitted` once the user message is stored, `onDelta` with each
+   * piece; the placeholder is stored complete, or failed with whatever arrived (provider
+   * error, timeout, or the client going away), and then `failure` says why.
+   */
+  async function streamSessionTurn(
+    input: SessionTurnInput &
+      Streamed & {
+        onAdmitted(admitted: { message: MessageRow; rateLimitHeaders: Record<string, string> }): void;
+        onDelta(piece: string): void;
+      },
+  ): Promise<Omit<SessionTurnResult, 'rateLimitHeaders'> & { failure?: AppError }> {
+    const admitted = await admitSession(input, true);
+    const { turn } = admitted;
+    input.onAdmitted({ message: admitted.userMessage, rateLimitHeaders: turn.reservation.headers });
+    const outcome = await call(input.log, turn, {
+      signal: input.signal,
+      onPiece: (piece) => {
+        if (piece !== '') input.onDelta(piece);
+      },
+    });
+    const reply = await finishSession(input.log, turn, outcome, {
+      sessionId: input.sessionId,
+      placeholder: admitted.placeholder,
+    });
+    return { message: admitted.userMessage, reply, ...(outcome.failure ? { failure: outcome.failure } : {}) };
+  }
+
+  /** A whole stateless turn; a provider failure is thrown after its usage is counted. */
+  async function statelessTurn(input: StatelessTurnInput): Promise<StatelessTurnResult> {
+    const turn = await admitStateless(input);
+    const outcome = await call(input.log, turn);
+    await finishStateless(input.log, turn, outcome);
+    if (outcome.failure !== undefined) throw failed(turn, outcome.failure);
+    return { result: outcome.result, usage: outcome.usage, rateLimitHeaders: turn.reservation.headers };
+  }
+
+  /**
+   * A streamed stateless turn: `onAdmitted` with the rate-limit headers, `onPiece` with every
+   * piece (empty ones too) and the model the provider names so far; `failure` says why the
+   * call failed, after the usage of whatever arrived is counted.
+   */
+  async function streamStatelessTurn(
+    input: StatelessTurnInput &
+      Streamed & {
+        onAdmitted(admitted: { rateLimitHeaders: Record<string, string> }): void;
+        onPiece(piece: string, model: string): void;
+      },
+  ): Promise<{ result: CompletionResult; usage: Usage; failure?: undefined } | { failure: AppError }> {
+    const turn = await admitStateless(input);
+    input.onAdmitted({ rateLimitHeaders: turn.reservation.headers });
+    const outcome = await call(input.log, turn, input);
+    await finishStateless(input.log, turn, outcome);
+    return outcome.failure === undefined
+      ? { result: outcome.result, usage: outcome.usage }
+      : { failure: outcome.failure };
+  }
+
+  return { sessionTurn, streamSessionTurn, statelessTurn, streamStatelessTurn };
 }
 
-async function sessionRefused(services: Services, caller: TurnCaller, sessionId: string): Promise<never> {
-  const session = await services.sessions.get({ tenantId: caller.tenantId, id: sessionId });
-  if (session !== undefined && caller.role === 'tenant_admin') {
-    throw forbidden('only the owner of a session may send messages in it');
-  }
-  throw notFound('session');
-}
-
-/** Gives back a reservation whose turn never reached the model. Best effort. */
-async function releaseReservation(services: Services, tenantId: string, reservation: Reservation) {
-  await services.limiter.settle(tenantId, reservation, 0).catch(() => undefined);
-}
+export type ChatTurns = ReturnType<typeof createChatTurns>;
 
 /** Usage as the provider reported it, else API.md's estimate. */
-export function usageOf(context: ChatMessage[], content: string, result?: CompletionResult) {
+function usageOf(context: ChatMessage[], content: string, result?: CompletionResult): Usage {
   return (
     result?.usage ?? {
       promptTokens: estimatePromptTokens(context),
       completionTokens: Math.ceil(content.length / 4),
     }
   );
-}
-
-/** Settles the reservation to the tokens really used and records provider metrics. */
-export async function settleTurn(
-  services: Services,
-  log: FastifyBaseLogger,
-  tenantId: string,
-  reservation: Reservation,
-  usage: { promptTokens: number; completionTokens: number },
-): Promise<void> {
-  services.metrics.llmTokens.inc({ type: 'prompt' }, usage.promptTokens);
-  services.metrics.llmTokens.inc({ type: 'completion' }, usage.completionTokens);
-  try {
-    await services.limiter.settle(tenantId, reservation, usage.promptTokens + usage.completionTokens);
-  } catch (error) {
-    log.warn({ err: error }, 'could not settle a rate-limit reservation; it expires with the window');
-  }
-}
-
-function observeLlm(services: Services, model: string, outcome: string, startedAt: number) {
-  services.metrics.llmDuration.observe({ model, outcome }, (performance.now() - startedAt) / 1000);
-}
-
-async function storeReply(
-  services: Services,
-  caller: TurnCaller,
-  sessionId: string,
-  placeholder: MessageRow | undefined,
-  reply: NewAssistantMessage,
-): Promise<MessageRow> {
-  const row = await services.sessions.finishTurn({
-    tenantId: caller.tenantId,
-    sessionId,
-    ...(placeholder === undefined ? {} : { messageId: placeholder.id }),
-    reply,
-  });
-  if (row === undefined) throw notFound('session'); // deleted while the model answered
-  return row;
-}
-
-export interface TurnResult {
-  message: MessageRow;
-  reply: MessageRow;
-  rateLimitHeaders: Record<string, string>;
-}
-
-/** A whole non-streaming turn. */
-export async function runTurn(
-  services: Services,
-  log: FastifyBaseLogger,
-  caller: TurnCaller,
-  input: { sessionId: string; content: string; model?: string },
-): Promise<TurnResult> {
-  const [prepared, started] = await withPreparedTurn(services, caller, input.model, async (prepared) => [
-    prepared,
-    await startTurn(services, caller, { ...input, prepared, placeholder: false }),
-  ]);
-  const { context, reservation } = started;
-  const t0 = performance.now();
-  let result: CompletionResult;
-  try {
-    result = await services.llm.complete({
-      apiKey: prepared.apiKey,
-      models: prepared.models,
-      messages: context,
-      maxTokens: prepared.settings.maxOutputTokens,
-    });
-  } catch (error) {
-    const failure = providerError(error);
-    observeLlm(services, prepared.models[0]!, failure.code, t0);
-    log.warn({ err: error, code: failure.code }, 'model call failed');
-    await Promise.all([
-      settleTurn(services, log, caller.tenantId, reservation, { promptTokens: 0, completionTokens: 0 }),
-      storeReply(services, caller, input.sessionId, undefined, {
-        content: '',
-        status: 'failed',
-        model: prepared.models[0] ?? null,
-        promptTokens: null,
-        completionTokens: null,
-        error: failure.code,
-      }),
-    ]);
-    throw Object.assign(failure, { headers: { ...reservation.headers, ...failure.headers } });
-  }
-  observeLlm(services, result.model, 'ok', t0);
-  const usage = usageOf(context, result.content, result);
-  // The limiter's settlement and the database write are independent: both at once.
-  const [, reply] = await Promise.all([
-    settleTurn(services, log, caller.tenantId, reservation, usage),
-    storeReply(services, caller, input.sessionId, undefined, {
-      content: result.content,
-      status: 'complete',
-      model: result.model,
-      promptTokens: usage.promptTokens,
-      completionTokens: usage.completionTokens,
-      error: null,
-    }),
-  ]);
-  return { message: started.userMessage, reply, rateLimitHeaders: reservation.headers };
-}
-
-export interface TurnEvents {
-  delta(piece: string): void;
-}
-
-/**
- * Streams the model's answer of a started turn; stores the placeholder as complete, or as
- * failed with whatever arrived (provider error, timeout, or the client going away).
- */
-export async function streamStartedTurn(
-  services: Services,
-  log: FastifyBaseLogger,
-  caller: TurnCaller,
-  input: {
-    sessionId: string;
-    prepared: PreparedTurn;
-    started: StartedTurn;
-    signal: AbortSignal;
-    events: TurnEvents;
-  },
-): Promise<{ reply: MessageRow; failure?: AppError }> {
-  const { prepared, started } = input;
-  const t0 = performance.now();
-  let firstPiece = true;
-  try {
-    const result = await services.llm.stream(
-      {
-        apiKey: prepared.apiKey,
-        models: prepared.models,
-        messages: started.context,
-        maxTokens: prepared.settings.maxOutputTokens,
-        signal: input.signal,
-      },
-      (piece) => {
-        if (piece === '') return;
-        if (firstPiece) {
-          firstPiece = false;
-          services.metrics.llmTimeToFirstToken.observe(
-            { model: prepared.models[0]! },
-            (performance.now() - t0) / 1000,
-          );
-        }
-        input.events.delta(piece);
-      },
-    );
-    observeLlm(services, result.model, 'ok', t0);
-    const usage = usageOf(started.context, result.content, result);
-    const [, reply] = await Promise.all([
-      settleTurn(services, log, caller.tenantId, started.reservation, usage),
-      storeReply(services, caller, input.sessionId, started.placeholder, {
-        content: result.content,
-        status: 'complete',
-        model: result.model,
-        promptTokens: usage.promptTokens,
-        completionTokens: usage.completionTokens,
-        error: null,
-      }),
-    ]);
-    return { reply };
-  } catch (error) {
-    const failure = error instanceof AppError ? error : providerError(error);
-    const partial = partialOf(error);
-    observeLlm(services, prepared.models[0]!, input.signal.aborted ? 'aborted' : failure.code, t0);
-    log.warn({ err: error, code: failure.code, aborted: input.signal.aborted }, 'streamed model call failed');
-    const usage = usageOf(started.context, partial);
-    const [, reply] = await Promise.all([
-      settleTurn(
-        services,
-        log,
-        caller.tenantId,
-        started.reservation,
-        partial === '' ? { promptTokens: 0, completionTokens: 0 } : usage,
-      ),
-      storeReply(services, caller, input.sessionId, started.placeholder, {
-        content: partial,
-        status: 'failed',
-        model: prepared.models[0] ?? null,
-        promptTokens: partial === '' ? null : usage.promptTokens,
-        completionTokens: partial === '' ? null : usage.completionTokens,
-        error: failure.code,
-      }),
-    ]);
-    return { reply, failure };
-  }
 }

@@ -5,9 +5,9 @@ import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
 import { createLlm, type Llm } from '../chat/llm.ts';
 import { createRateLimiter, type RateLimiter } from '../chat/rate-limit.ts';
+import { createChatTurns, type ChatTurns } from '../chat/turn.ts';
 import type { Config } from '../config.ts';
 import { createDatabase, type Database } from '../db/client.ts';
-import { AppError } from '../errors.ts';
 import { Fernet } from '../lib/fernet.ts';
 import { createTokenSigner, createTokenVerifier } from '../lib/jwt.ts';
 import type { SettingsDefaults } from '../lib/settings.ts';
@@ -16,7 +16,7 @@ import { createApiKeysRepository, type ApiKeysRepository } from '../repositories
 import { createIdempotencyRepository, type IdempotencyRepository } from '../repositories/idempotency.ts';
 import { createSessionsRepository, type SessionsRepository } from '../repositories/sessions.ts';
 import { createTenantsRepository, type TenantsRepository } from '../repositories/tenants.ts';
-import { createUsageRepository } from '../repositories/usage.ts';
+import { createUsageRepository, type UsageRepository } from '../repositories/usage.ts';
 
 export interface Services {
   config: Config;
@@ -30,10 +30,12 @@ export interface Services {
   tenants: TenantsRepository;
   apiKeys: ApiKeysRepository;
   sessions: SessionsRepository;
-  usage: ReturnType<typeof createUsageRepository>;
+  usage: UsageRepository;
   idempotency: IdempotencyRepository;
   limiter: RateLimiter;
   metrics: Metrics;
+  /** Chat turns, for the sessions and the OpenAI-compatible routes. */
+  turns: ChatTurns;
 }
 
 declare module 'fastify' {
@@ -69,36 +71,55 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
     app.log.warn({ err: error }, 'redis is unreachable at start; retrying in the background');
   }
   const jwt = { issuer: config.jwtIssuer, audience: config.jwtAudience };
+  const llm = createLlm({ baseUrl: config.openrouterBaseUrl, timeoutMs: config.llmTimeoutMs });
+  const settingsDefaults = {
+    defaultModel: config.defaultModel,
+    defaultRateLimitRpm: config.defaultRateLimitRpm,
+    defaultRateLimitTpm: config.defaultRateLimitTpm,
+  };
+  const fernet = config.fernetKey === undefined ? undefined : new Fernet(config.fernetKey);
+  const tenants = createTenantsRepository({
+    database,
+    redis,
+    cacheTtlSeconds: config.cacheTtlSeconds,
+    log: app.log,
+  });
+  const sessions = createSessionsRepository({ database });
+  const usage = createUsageRepository({ database });
+  const limiter = createRateLimiter({
+    redis,
+    windowSeconds: config.rateLimitWindowSeconds,
+    onRefusal: (limit) => app.metrics.rateLimitRefusals.inc({ limit }),
+  });
+  const metrics = app.metrics;
   const services: Services = {
     config,
     database,
     redis,
-    llm: createLlm({ baseUrl: config.openrouterBaseUrl, timeoutMs: config.llmTimeoutMs }),
-    settingsDefaults: {
-      defaultModel: config.defaultModel,
-      defaultRateLimitRpm: config.defaultRateLimitRpm,
-      defaultRateLimitTpm: config.defaultRateLimitTpm,
-    },
-    fernet: config.fernetKey === undefined ? undefined : new Fernet(config.fernetKey),
+    llm,
+    settingsDefaults,
+    fernet,
     verifyToken:
       config.jwtPublicKey === undefined ? undefined : createTokenVerifier(config.jwtPublicKey, jwt),
     signToken: config.jwtPrivateKey === undefined ? undefined : createTokenSigner(config.jwtPrivateKey, jwt),
-    tenants: createTenantsRepository({
-      database,
-      redis,
-      cacheTtlSeconds: config.cacheTtlSeconds,
-      log: app.log,
-    }),
+    tenants,
     apiKeys: createApiKeysRepository({ database }),
-    sessions: createSessionsRepository({ database }),
-    usage: createUsageRepository({ database }),
+    sessions,
+    usage,
     idempotency: createIdempotencyRepository({ database }),
-    limiter: createRateLimiter({
-      redis,
-      windowSeconds: config.rateLimitWindowSeconds,
-      onRefusal: (limit) => app.metrics.rateLimitRefusals.inc({ limit }),
+    limiter,
+    metrics,
+    turns: createChatTurns({
+      tenants,
+      settingsDefaults,
+      fernet,
+      platformKey: config.openrouterApiKey,
+      limiter,
+      llm,
+      sessions,
+      usage,
+      metrics,
     }),
-    metrics: app.metrics,
   };
   app.decorate('services', services);
 
@@ -109,26 +130,6 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
       services.llm.close(),
     ]);
   });
-}
-
-/** The platform key, or the tenant's own provider key when it set one. */
-export function providerKeyFor(services: Services, providerKeyEncrypted: string | null): string {
-  if (providerKeyEncrypted !== null) {
-    if (services.fernet === undefined) {
-      throw new AppError(
-        'not_configured',
-        'FERNET_KEY is not configured: the tenant provider key cannot be read',
-      );
-    }
-    return services.fernet.decrypt(providerKeyEncrypted);
-  }
-  if (services.config.openrouterApiKey === undefined) {
-    throw new AppError(
-      'not_configured',
-      'no provider key is configured (OPENROUTER_API_KEY or the tenant key)',
-    );
-  }
-  return services.config.openrouterApiKey;
 }
 
 export default fp(servicesPlugin, { name: 'services', dependencies: ['metrics'] });

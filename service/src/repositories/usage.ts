@@ -35,3 +35,5 @@ export function createUsageRepository(deps: { database: Database }) {
     },
   };
 }
+
+export type UsageRepository = ReturnType<typeof createUsageRepository>;

@@ -2,21 +2,14 @@
 // usage accounting as the chat endpoints) and GET /v1/models. Errors carry OpenAI's `type`
 // and `param` beside `code` and `message`.
 import { randomUUID } from 'node:crypto';
-import { PassThrough } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
-import {
-  estimatePromptTokens,
-  partialOf,
-  providerError,
-  type ChatMessage,
-  type CompletionResult,
-} from '../chat/llm.ts';
-import { reserveTurn, settleTurn, usageOf, withPreparedTurn } from '../chat/turn.ts';
+import type { ChatMessage } from '../chat/llm.ts';
+import type { Usage } from '../chat/turn.ts';
 import { AppError, type ErrorCode } from '../errors.ts';
 import { chatCaller } from '../lib/access.ts';
 import { modelsOf, resolveSettings } from '../lib/settings.ts';
+import { openEventStream } from '../lib/sse.ts';
 import type { ErrorPresenter } from '../plugins/errors.ts';
 
 const OPENAI_TYPES: Record<ErrorCode, string> = {
@@ -115,173 +108,102 @@ const openAiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   app.post('/chat/completions', { config, schema: { body: CompletionBody } }, async (request, reply) => {
-    const caller = chatCaller(request.principal);
     const body = request.body;
-    const messages: ChatMessage[] = body.messages.map((m) => ({
-      role: m.role === 'developer' ? 'system' : m.role === 'tool' ? 'user' : m.role,
-      content: textOf(m.content),
-    }));
-    const { prepared, maxTokens, reservation } = await withPreparedTurn(
-      services,
-      caller,
-      body.model,
-      async (prepared) => {
-        const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? prepared.settings.maxOutputTokens;
-        const tokens = estimatePromptTokens(messages) + maxTokens;
-        return { prepared, maxTokens, reservation: await reserveTurn(services, caller, prepared, tokens) };
+    const asked =
+      body.max_completion_tokens != null
+        ? { value: body.max_completion_tokens, param: 'max_completion_tokens' }
+        : body.max_tokens != null
+          ? { value: body.max_tokens, param: 'max_tokens' }
+          : undefined;
+    const input = {
+      log: request.log,
+      caller: chatCaller(request.principal),
+      model: body.model,
+      maxTokens: asked,
+      messages: body.messages.map((m): ChatMessage => ({
+        role: m.role === 'developer' ? 'system' : m.role === 'tool' ? 'user' : m.role,
+        content: textOf(m.content),
+      })),
+      sampling: {
+        ...(body.temperature == null ? {} : { temperature: body.temperature }),
+        ...(body.top_p == null ? {} : { topP: body.top_p }),
+        ...(body.stop == null ? {} : { stop: body.stop }),
       },
-    );
-    reply.headers(reservation.headers);
-    const request_ = {
-      apiKey: prepared.apiKey,
-      models: prepared.models,
-      messages,
-      maxTokens,
-      ...(body.temperature == null ? {} : { temperature: body.temperature }),
-      ...(body.top_p == null ? {} : { topP: body.top_p }),
-      ...(body.stop == null ? {} : { stop: body.stop }),
-    };
-    const account = async (usage: { promptTokens: number; completionTokens: number }) => {
-      await Promise.all([
-        settleTurn(services, request.log, caller.tenantId, reservation, usage),
-        services.usage.record({ tenantId: caller.tenantId, ...usage }),
-      ]);
     };
     const id = `chatcmpl-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
 
     if (body.stream !== true) {
-      let result: CompletionResult;
-      try {
-        result = await services.llm.complete(request_);
-      } catch (error) {
-        await account({ promptTokens: 0, completionTokens: 0 });
-        throw providerError(error);
-      }
-      const usage = usageOf(messages, result.content, result);
-      await account(usage);
+      const turn = await services.turns.statelessTurn(input);
+      reply.headers(turn.rateLimitHeaders);
       return {
         id,
         object: 'chat.completion',
         created,
-        model: result.model,
+        model: turn.result.model,
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: result.content },
-            finish_reason: result.finishReason ?? 'stop',
+            message: { role: 'assistant', content: turn.result.content },
+            finish_reason: turn.result.finishReason ?? 'stop',
             logprobs: null,
           },
         ],
-        usage: {
-          prompt_tokens: usage.promptTokens,
-          completion_tokens: usage.completionTokens,
-          total_tokens: usage.promptTokens + usage.completionTokens,
-        },
+        usage: usageOf(turn.usage),
       };
     }
 
-    return streamCompletion(reply, {
-      id,
-      created,
-      includeUsage: body.stream_options?.include_usage === true,
-      run: (signal, onDelta) => services.llm.stream({ ...request_, signal }, onDelta),
-      account: async (result, partial) => {
-        const usage = usageOf(messages, result?.content ?? partial, result);
-        await account(
-          result === undefined && partial === '' ? { promptTokens: 0, completionTokens: 0 } : usage,
-        );
-        return usage;
-      },
-      openStreams: services.metrics.openStreams,
-    });
+    // Chunks in OpenAI's format; the stream starts with the first piece the provider sends,
+    // so a failure before it is a plain HTTP error.
+    const events = openEventStream(reply, { format: 'data', openStreams: services.metrics.openStreams });
+    const chunk = (model: string, delta: Record<string, unknown>, finishReason: string | null) =>
+      events.send({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model,
+        choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+      });
+    try {
+      const turn = await services.turns.streamStatelessTurn({
+        ...input,
+        signal: events.signal,
+        onAdmitted: ({ rateLimitHeaders }) => reply.headers(rateLimitHeaders),
+        onPiece: (piece, model) => {
+          if (!events.started) chunk(model, { role: 'assistant', content: '' }, null);
+          if (piece !== '') chunk(model, { content: piece }, null);
+        },
+      });
+      if (turn.failure !== undefined) {
+        if (!events.started) throw turn.failure;
+        events.send({ error: openAiError(turn.failure) });
+        return reply;
+      }
+      chunk(turn.result.model, {}, turn.result.finishReason ?? 'stop');
+      if (body.stream_options?.include_usage === true) {
+        events.send({
+          id,
+          object: 'chat.completion.chunk',
+          created,
+          model: turn.result.model,
+          choices: [],
+          usage: usageOf(turn.usage),
+        });
+      }
+      return reply;
+    } finally {
+      events.end();
+    }
   });
 };
 
-async function streamCompletion(
-  reply: FastifyReply,
-  input: {
-    id: string;
-    created: number;
-    includeUsage: boolean;
-    run: (
-      signal: AbortSignal,
-      onDelta: (piece: string, chunk: { model?: string }) => void,
-    ) => Promise<CompletionResult>;
-    account: (
-      result: CompletionResult | undefined,
-      partial: string,
-    ) => Promise<{ promptTokens: number; completionTokens: number }>;
-    openStreams: { inc(): void; dec(): void };
-  },
-): Promise<FastifyReply> {
-  const body = new PassThrough();
-  const gone = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) gone.abort(new Error('client disconnected'));
-  });
-  let started = false;
-  const write = (payload: unknown) => body.write(`data: ${JSON.stringify(payload)}\n\n`);
-  const start = () => {
-    if (started) return;
-    started = true;
-    reply
-      .code(200)
-      .headers({
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        'x-accel-buffering': 'no',
-      })
-      .send(body);
+/** OpenAI's usage shape. */
+function usageOf(usage: Usage) {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
   };
-  const chunk = (model: string, delta: Record<string, unknown>, finishReason: string | null) =>
-    write({
-      id: input.id,
-      object: 'chat.completion.chunk',
-      created: input.created,
-      model,
-      choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
-    });
-
-  input.openStreams.inc();
-  let model = '';
-  try {
-    const result = await input.run(gone.signal, (piece, raw) => {
-      if (raw.model) model = raw.model;
-      if (!started) {
-        start();
-        chunk(model, { role: 'assistant', content: '' }, null);
-      }
-      if (piece !== '') chunk(model, { content: piece }, null);
-    });
-    start();
-    chunk(result.model, {}, result.finishReason ?? 'stop');
-    const usage = await input.account(result, result.content);
-    if (input.includeUsage) {
-      write({
-        id: input.id,
-        object: 'chat.completion.chunk',
-        created: input.created,
-        model: result.model,
-        choices: [],
-        usage: {
-          prompt_tokens: usage.promptTokens,
-          completion_tokens: usage.completionTokens,
-          total_tokens: usage.promptTokens + usage.completionTokens,
-        },
-      });
-    }
-    body.end('data: [DONE]\n\n');
-  } catch (error) {
-    await input.account(undefined, partialOf(error)).catch(() => undefined);
-    const failure = error instanceof AppError ? error : providerError(error);
-    if (!started) throw failure; // nothing sent yet: a plain HTTP error
-    write({ error: openAiError(failure) });
-    body.end('data: [DONE]\n\n');
-  } finally {
-    input.openStreams.dec();
-  }
-  return reply;
 }
 
 export default openAiRoutes;

@@ -3,7 +3,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requestHash, runIdempotent } from '../chat/idempotency.ts';
-import { runTurn, startTurn, streamStartedTurn, withPreparedTurn } from '../chat/turn.ts';
 import type { AppError } from '../errors.ts';
 import { openEventStream } from '../lib/sse.ts';
 import type { MessageView } from '../lib/present.ts';
@@ -150,10 +149,12 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
       if (!stream) {
         const work = async () => {
-          const turn = await runTurn(services, request.log, caller, {
+          const turn = await services.turns.sessionTurn({
+            log: request.log,
+            caller,
             sessionId,
             content,
-            ...(model ? { model } : {}),
+            model,
           });
           reply.headers(turn.rateLimitHeaders);
           return { message: presentMessage(turn.message), reply: presentMessage(turn.reply) };
@@ -163,33 +164,33 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return reply.code(201).send(outcome.result);
       }
 
-      // Streaming: refusals (validation, auth, limits, a missing session) come before the stream.
+      // Streaming: refusals (validation, auth, limits, a missing session) come before the
+      // stream, which starts with the stored user message.
+      const events = openEventStream(reply, { openStreams: services.metrics.openStreams });
       const streamTurn = async (): Promise<TurnView> => {
-        const [prepared, started] = await withPreparedTurn(services, caller, model, async (prepared) => [
-          prepared,
-          await startTurn(services, caller, { sessionId, content, prepared, placeholder: true }),
-        ]);
-        const events = openEventStream(reply, started.reservation.headers);
-        services.metrics.openStreams.inc();
         try {
-          events.send('message', presentMessage(started.userMessage));
-          const { reply: stored, failure } = await streamStartedTurn(services, request.log, caller, {
+          const turn = await services.turns.streamSessionTurn({
+            log: request.log,
+            caller,
             sessionId,
-            prepared,
-            started,
+            content,
+            model,
             signal: events.signal,
-            events: { delta: (piece) => events.send('delta', { content: piece }) },
+            onAdmitted: ({ message, rateLimitHeaders }) => {
+              reply.headers(rateLimitHeaders);
+              events.send('message', presentMessage(message));
+            },
+            onDelta: (piece) => events.send('delta', { content: piece }),
           });
-          if (failure !== undefined) {
-            events.send('error', { code: failure.code, message: failure.message });
-            throw new StreamFailed(failure);
+          if (turn.failure !== undefined) {
+            events.send('error', { code: turn.failure.code, message: turn.failure.message });
+            throw new StreamFailed(turn.failure);
           }
-          const view = { message: presentMessage(started.userMessage), reply: presentMessage(stored) };
+          const view = { message: presentMessage(turn.message), reply: presentMessage(turn.reply) };
           events.send('done', view.reply);
           return view;
         } finally {
           events.end();
-          services.metrics.openStreams.dec();
         }
       };
 
@@ -200,7 +201,6 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         }
         const outcome = await runIdempotent(services.idempotency, scope, hash, streamTurn, { waitMs });
         if (outcome.replayed) {
-          const events = openEventStream(reply);
           events.send('message', outcome.result.message);
           if (outcome.result.reply.content !== '')
             events.send('delta', { content: outcome.result.reply.content });
