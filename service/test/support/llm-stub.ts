@@ -2,7 +2,9 @@
 // server-sent-event streaming, usage included) on loopback. Tests script its behaviour per
 // request; run directly (`node llm-stub.ts`) it serves in a container, where a few model
 // names choose the behaviour: `stub/error` answers 500, `stub/hang` never answers,
-// `stub/slow` streams with STUB_SLOW_DELAY_MS (default 300) between pieces.
+// `stub/slow` streams with STUB_SLOW_DELAY_MS (default 300) between pieces, and
+// `stub/held:NAME` sends its first piece, then the rest only after `POST /control/release/NAME`
+// (a test outside the container decides when, e.g. after a deploy switched colors).
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -71,6 +73,18 @@ export async function startLlmStub(
   let fallback: StubBehavior = { kind: 'reply' };
   const requests: StubRequest[] = [];
   const open = new Set<ServerResponse>();
+  /** `stub/held:NAME` calls wait on these until released. */
+  const held = new Map<string, { promise: Promise<void>; release: () => void }>();
+  const heldGate = (name: string) => {
+    let gate = held.get(name);
+    if (gate === undefined) {
+      let release!: () => void;
+      const promise = new Promise<void>((resolve) => (release = resolve));
+      gate = { promise, release };
+      held.set(name, gate);
+    }
+    return gate;
+  };
 
   function behaviorFor(body: StubRequest['body']): StubBehavior {
     const queued = queue.shift();
@@ -78,6 +92,10 @@ export async function startLlmStub(
     if (body.model === 'stub/error') return { kind: 'error', status: 500 };
     if (body.model === 'stub/hang') return { kind: 'hang' };
     if (body.model === 'stub/slow') return { kind: 'reply', delayMs: options.slowDelayMs ?? 300 };
+    if (body.model.startsWith('stub/held:')) {
+      const gate = heldGate(body.model.slice('stub/held:'.length)).promise;
+      return { kind: 'reply', holds: [undefined, gate] };
+    }
     return fallback;
   }
 
@@ -85,6 +103,12 @@ export async function startLlmStub(
     const url = new URL(req.url ?? '/', 'http://stub');
     if (req.method === 'GET' && url.pathname === '/health') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    const release = /^\/control\/release\/([^/]+)$/.exec(url.pathname);
+    if (req.method === 'POST' && release !== null) {
+      heldGate(decodeURIComponent(release[1]!)).release();
+      res.writeHead(204).end();
       return;
     }
     if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
