@@ -1,12 +1,14 @@
 // Running the Pulumi CLI from the npm scripts: find it (or install it once into
-// .pulumi-state/cli), give the dev stack a local state backend, install the provider plugins
-// the program's packages name, and run commands in the repository root (where Pulumi.yaml is).
+// .pulumi-state/cli, from get.pulumi.com or, without internet access, built from Go modules by
+// toolchain.ts), give the dev stack a local state backend, install the provider plugins the
+// program's packages name, and run commands in the repository root (where Pulumi.yaml is).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join } from 'node:path';
 import { PulumiCommand } from '@pulumi/pulumi/automation/index.js';
 import { REPO_ROOT } from '../repo.ts';
+import { buildToolchain, TOOLCHAIN_STAMP, toolchainEnv, ToolchainError } from './toolchain.ts';
 
 export const STATE_DIR = join(REPO_ROOT, '.pulumi-state');
 const CLI_ROOT = join(STATE_DIR, 'cli');
@@ -25,21 +27,40 @@ function onPath(command: string): boolean {
   return spawnSync(command, ['version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function pulumiBinary(): Promise<string> {
-  if (onPath('pulumi')) return 'pulumi';
+/**
+ * The CLI to run, and whether it is the toolchain's (built from Go modules, see toolchain.ts;
+ * then every run first checks that its components match the npm packages, in seconds).
+ */
+async function pulumiBinary(): Promise<{ bin: string; toolchain: boolean }> {
+  if (onPath('pulumi')) return { bin: 'pulumi', toolchain: false };
   const local = join(CLI_ROOT, 'bin', 'pulumi');
-  if (existsSync(local)) return local;
-  process.stderr.write(`The Pulumi CLI is not on PATH: installing it into ${CLI_ROOT} (get.pulumi.com)...\n`);
-  mkdirSync(CLI_ROOT, { recursive: true });
+  const toolchain = existsSync(TOOLCHAIN_STAMP);
+  if (existsSync(local) && !toolchain) return { bin: local, toolchain: false };
+  if (!existsSync(local)) {
+    process.stderr.write(
+      `The Pulumi CLI is not on PATH: installing it into ${CLI_ROOT} (get.pulumi.com)...\n`,
+    );
+    mkdirSync(CLI_ROOT, { recursive: true });
+    try {
+      await PulumiCommand.install({ root: CLI_ROOT });
+      return { bin: local, toolchain: false };
+    } catch (err) {
+      process.stderr.write(
+        `Could not install it (${err instanceof Error ? err.message : String(err)}): ` +
+          'building it from Go modules instead (npm run toolchain -w infra).\n',
+      );
+    }
+  }
   try {
-    await PulumiCommand.install({ root: CLI_ROOT });
+    await buildToolchain();
   } catch (err) {
     throw new CliError(
-      `could not install the Pulumi CLI (${err instanceof Error ? err.message : String(err)}). ` +
-        'Install it yourself (https://www.pulumi.com/docs/install/) and run this again.',
+      `${err instanceof ToolchainError ? err.message : String(err)}\n` +
+        'Install the Pulumi CLI yourself (https://www.pulumi.com/docs/install/), or see README.md, ' +
+        '"Installing without internet access", and run this again.',
     );
   }
-  return local;
+  return { bin: local, toolchain: true };
 }
 
 /**
@@ -64,8 +85,9 @@ export function stackEnv(stack: string, cliDir: string | undefined): NodeJS.Proc
 }
 
 export async function pulumiCli(stack: string): Promise<Cli> {
-  const bin = await pulumiBinary();
-  const env = stackEnv(stack, bin === 'pulumi' ? undefined : dirname(bin));
+  const { bin, toolchain } = await pulumiBinary();
+  const base = stackEnv(stack, bin === 'pulumi' ? undefined : dirname(bin));
+  const env = toolchain ? toolchainEnv(base) : base;
   return {
     run(args) {
       return new Promise((resolve, reject) => {
@@ -91,14 +113,22 @@ export async function pulumiCli(stack: string): Promise<Cli> {
  */
 export async function ensurePlugins(cli: Cli): Promise<void> {
   const require = createRequire(join(REPO_ROOT, 'infra', 'package.json'));
+  const installed = JSON.parse(cli.capture(['plugin', 'ls', '--json']) || '[]') as Array<{
+    name: string;
+    kind: string;
+    version: string;
+  }> | null;
   for (const pkg of PROVIDER_PACKAGES) {
     const manifest = JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as {
       version: string;
       pulumi?: { name?: string; version?: string };
     };
     const name = manifest.pulumi?.name ?? pkg.replace('@pulumi/', '');
-    const version = manifest.pulumi?.version ?? manifest.version;
-    await cli.run(['plugin', 'install', 'resource', name, `v${version.replace(/^v/, '')}`]);
+    const version = (manifest.pulumi?.version ?? manifest.version).replace(/^v/, '');
+    const present = (installed ?? []).some(
+      (p) => p.kind === 'resource' && p.name === name && p.version.replace(/^v/, '') === version,
+    );
+    if (!present) await cli.run(['plugin', 'install', 'resource', name, `v${version}`]);
   }
 }
 

@@ -1,6 +1,7 @@
 // The Pulumi CLI, built from its Go module. pkg/v3's own go.mod carries replace directives
 // (so `go install ...@version` refuses it); this module requires pkg and sdk at the release
 // the npm package @pulumi/pulumi names and repeats pkg's non-local replace.
+// toolchain-version: 3.276.0 (the version of @pulumi/pulumi this module builds; see infra/scripts/toolchain.ts)
 module chatbot-platform/infra/toolchain/pulumi
 
 go 1.26.6
