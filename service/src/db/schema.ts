@@ -37,6 +37,18 @@ const tenantIsolation = (table: string) =>
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow();
 
+/** A chunk an assistant message cites (API.md's Source). */
+export interface MessageSource {
+  knowledgeBaseId: string;
+  documentId: string;
+  documentName: string;
+  chunkId: string;
+  chunkIndex: number;
+  heading: string | null;
+  content: string;
+  score: number;
+}
+
 export interface TenantSettingsStored {
   model?: string;
   systemPrompt?: string;
@@ -44,6 +56,9 @@ export interface TenantSettingsStored {
   fallbackModels?: string[];
   rateLimit?: { rpm?: number; tpm?: number };
   maxOutputTokens?: number;
+  knowledgeBases?: string[];
+  knowledgeTopK?: number;
+  knowledgeMaxTokens?: number;
 }
 
 export const tenants = pgTable(
@@ -130,6 +145,8 @@ export const messages = pgTable(
     completionTokens: integer('completion_tokens'),
     /** Why an assistant message failed (an API.md error code). */
     error: text('error'),
+    /** The knowledge-base chunks the model was given (and asked to cite), in their order. */
+    sources: jsonb('sources').$type<MessageSource[]>(),
     createdAt: createdAt(),
   },
   (t) => [index('messages_session_idx').on(t.sessionId, t.seq), tenantIsolation('messages')],
@@ -172,9 +189,119 @@ export const idempotencyKeys = pgTable(
   ],
 ).enableRLS();
 
+// --- Knowledge bases ---------------------------------------------------------------------
+// A knowledge base holds documents; their chunks live in `kb_chunks`, one partition per
+// index version (`kb_indexes`: an embedding model and its dimensions). The base's
+// `active_index_id` names the version searches use; a re-index builds `building_index_id`
+// beside it and swaps the two in one update. `kb_chunks` is partitioned (LIST on index_id),
+// which drizzle-kit cannot declare: a hand-written migration creates it, and `KbChunkRow` below is its
+// row. Dropping a kb_indexes row drops its partition (a trigger).
+
+export const knowledgeBases = pgTable(
+  'knowledge_bases',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    /** Characters per chunk (about), and characters carried over between neighbours. */
+    chunkSize: integer('chunk_size').notNull(),
+    chunkOverlap: integer('chunk_overlap').notNull(),
+    /** The index version searches use (a kb_indexes id). */
+    activeIndexId: uuid('active_index_id').notNull(),
+    /** The version a re-index is building, if any. */
+    buildingIndexId: uuid('building_index_id'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('knowledge_bases_name_key').on(t.tenantId, t.name),
+    index('knowledge_bases_tenant_idx').on(t.tenantId, t.createdAt.desc(), t.id.desc()),
+    tenantIsolation('knowledge_bases'),
+  ],
+).enableRLS();
+
+export const kbIndexes = pgTable(
+  'kb_indexes',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    knowledgeBaseId: uuid('knowledge_base_id')
+      .notNull()
+      .references(() => knowledgeBases.id, { onDelete: 'cascade' }),
+    embeddingModel: text('embedding_model').notNull(),
+    /** Asked of the provider (`dimensions`); null: the model's own. */
+    requestedDimensions: integer('requested_dimensions'),
+    /** What the provider returned, recorded with the first embedding (or the requested ones). */
+    dimensions: integer('dimensions'),
+    state: text('state', { enum: ['building', 'active', 'failed', 'retired'] }).notNull(),
+    /** A re-index's progress, 0..100, and why it failed. */
+    progress: integer('progress').notNull().default(0),
+    error: text('error'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [index('kb_indexes_base_idx').on(t.knowledgeBaseId), tenantIsolation('kb_indexes')],
+).enableRLS();
+
+export const kbDocuments = pgTable(
+  'kb_documents',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    knowledgeBaseId: uuid('knowledge_base_id')
+      .notNull()
+      .references(() => knowledgeBases.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    contentType: text('content_type', {
+      enum: ['text/plain', 'text/markdown', 'text/html', 'application/pdf'],
+    }).notNull(),
+    bytes: integer('bytes').notNull(),
+    /** SHA-256 of the upload, hex. */
+    sha256: text('sha256').notNull(),
+    status: text('status', { enum: ['queued', 'processing', 'ready', 'failed'] }).notNull(),
+    progress: integer('progress').notNull().default(0),
+    chunkCount: integer('chunk_count').notNull().default(0),
+    attempts: integer('attempts').notNull().default(0),
+    /** The reason of the last failed attempt. */
+    error: text('error'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('kb_documents_base_idx').on(t.knowledgeBaseId, t.createdAt.desc(), t.id.desc()),
+    // Searches hide the few documents that are not ready.
+    index('kb_documents_unready_idx')
+      .on(t.knowledgeBaseId)
+      .where(sql`status <> 'ready'`),
+    tenantIsolation('kb_documents'),
+  ],
+).enableRLS();
+
+/** A row of kb_chunks (partitioned by index_id; see above). */
+export interface KbChunkRow {
+  indexId: string;
+  id: string;
+  tenantId: string;
+  knowledgeBaseId: string;
+  documentId: string;
+  chunkIndex: number;
+  heading: string | null;
+  content: string;
+}
+
 export type TenantRow = InferSelectModel<typeof tenants>;
 export type ApiKeyRow = InferSelectModel<typeof apiKeys>;
 export type SessionRow = InferSelectModel<typeof sessions>;
 export type MessageRow = InferSelectModel<typeof messages>;
 export type UsageDailyRow = InferSelectModel<typeof usageDaily>;
 export type IdempotencyKeyRow = InferSelectModel<typeof idempotencyKeys>;
+export type KnowledgeBaseRow = InferSelectModel<typeof knowledgeBases>;
+export type KbIndexRow = InferSelectModel<typeof kbIndexes>;
+export type KbDocumentRow = InferSelectModel<typeof kbDocuments>;
