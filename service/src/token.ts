@@ -1,7 +1,7 @@
 // `token --sub <user> [--tenant <tenant id>] [--role <role>] [--ttl <seconds>]`: prints a JWT
 // signed with JWT_PRIVATE_KEY on stdout, one line, and nothing else there. Needs no database.
 import { parseArgs } from 'node:util';
-import { unescapeNewlines } from './config.ts';
+import { unescapeNewlines } from './lib/keys.ts';
 import { createTokenSigner, isUuid, ROLES, type Role } from './lib/jwt.ts';
 
 const USAGE =

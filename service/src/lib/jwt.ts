@@ -2,7 +2,7 @@
 // JWT_PRIVATE_KEY, both through jose.
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { errors, jwtVerify, SignJWT } from 'jose';
-import { jwtAlgorithmFor } from '../config.ts';
+import { jwtAlgorithmFor } from './keys.ts';
 
 export const ROLES = ['user', 'tenant_admin', 'platform_admin'] as const;
 export type Role = (typeof ROLES)[number];

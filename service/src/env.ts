@@ -1,0 +1,190 @@
+// Every environment variable the service reads: name, type, default, description, and whether
+// it is a secret, in API.md's order. This schema is their one definition. loadConfig
+// (config.ts) reads the environment with it; `npm run gen:config` writes .env.example and
+// API.md's configuration table from it; the infra maps stack keys onto these names
+// (infra/app-env.ts). Descriptions are written for that table: short, lower case.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { Type, type Static, type TString } from 'typebox';
+import { jwtAlgorithmFor, unescapeNewlines } from './lib/keys.ts';
+
+function parsesAsUrl(value: string): boolean {
+  return URL.canParse(value);
+}
+
+/** A URL with one of the given protocols (e.g. `postgres:`). */
+function url(schema: TString, protocols: string[]) {
+  return Type.Refine(
+    Type.Refine(schema, parsesAsUrl, () => 'is not a valid URL'),
+    (value) => !parsesAsUrl(value) || protocols.includes(new URL(value).protocol),
+    () => `must use ${protocols.map((p) => p.replace(':', '://')).join(' or ')}`,
+  );
+}
+
+/** A PEM key Node can read (a literal \n standing for a newline) of a type JWTs are signed with. */
+function pem(schema: TString, kind: 'public' | 'private') {
+  const read = (value: string) => {
+    try {
+      const text = unescapeNewlines(value);
+      return kind === 'public' ? createPublicKey(text) : createPrivateKey(text);
+    } catch {
+      return undefined;
+    }
+  };
+  return Type.Refine(
+    Type.Refine(
+      schema,
+      (value) => read(value) !== undefined,
+      () => `is not a PEM ${kind} key Node can read`,
+    ),
+    (value) => {
+      const key = read(value);
+      return key === undefined || jwtAlgorithmFor(key) !== undefined;
+    },
+    () => 'must be an RSA, EC P-256 or Ed25519 key',
+  );
+}
+
+const origin = Type.Refine(
+  Type.String(),
+  (value) => value === '*' || (URL.canParse(value) && new URL(value).origin === value),
+  () => 'is not an origin like https://example.com',
+);
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const ENV = Type.Object({
+  ENVIRONMENT: Type.Enum(['development', 'staging', 'production'], {
+    default: 'development',
+    description: 'where the service runs',
+  }),
+  LOG_LEVEL: Type.Enum(LOG_LEVELS, { default: 'info', description: 'pino level' }),
+  API_HOST: Type.String({ default: '0.0.0.0', description: 'listen address' }),
+  API_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000, description: 'listen port' }),
+  DATABASE_URL: url(
+    Type.String({
+      secret: true,
+      description: 'postgres://... (see "Database roles")',
+      examples: ['postgres://postgres:postgres@127.0.0.1:5432/chatbot'],
+    }),
+    ['postgres:', 'postgresql:'],
+  ),
+  DB_POOL_SIZE: Type.Integer({
+    minimum: 1,
+    maximum: 1000,
+    default: 5,
+    description: 'pool size; maximum = size + overflow',
+  }),
+  DB_MAX_OVERFLOW: Type.Integer({
+    minimum: 0,
+    maximum: 1000,
+    default: 10,
+    description: 'connections above the pool size; maximum = size + overflow',
+  }),
+  REDIS_URL: url(
+    Type.String({
+      secret: true,
+      description: 'redis://... (password in the URL)',
+      examples: ['redis://127.0.0.1:6379'],
+    }),
+    ['redis:', 'rediss:'],
+  ),
+  CACHE_TTL_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 30 * 86400,
+    default: 3600,
+    description: 'how long tenant settings and other cached reads live',
+  }),
+  DISABLE_AUTH: Type.Boolean({
+    default: false,
+    description:
+      'when true, every request acts as user `dev` of the tenant `default` (see Authentication); refused when ENVIRONMENT=production',
+  }),
+  JWT_PUBLIC_KEY: Type.Optional(
+    pem(
+      Type.String({ description: 'verify tokens: PEM public key (SPKI); a literal `\\n` is a newline' }),
+      'public',
+    ),
+  ),
+  JWT_PRIVATE_KEY: Type.Optional(
+    pem(
+      Type.String({
+        secret: true,
+        description: 'issue tokens: PEM private key (PKCS#8, PKCS#1 or SEC1); a literal `\\n` is a newline',
+      }),
+      'private',
+    ),
+  ),
+  JWT_ISSUER: Type.Optional(Type.String({ description: 'checked when set, and written into issued tokens' })),
+  JWT_AUDIENCE: Type.Optional(
+    Type.String({ description: 'checked when set, and written into issued tokens' }),
+  ),
+  FERNET_KEY: Type.Optional(
+    Type.Refine(
+      Type.String({
+        secret: true,
+        description: 'url-safe base64 of 32 bytes; needed to store provider keys',
+      }),
+      (value) => /^[A-Za-z0-9_-]{43}=?$/.test(value) && Buffer.from(value, 'base64url').length === 32,
+      () => 'must be url-safe base64 of 32 bytes',
+    ),
+  ),
+  OPENROUTER_API_KEY: Type.Optional(
+    Type.String({ secret: true, description: 'platform key, used when a tenant has none of its own' }),
+  ),
+  OPENROUTER_BASE_URL: url(
+    Type.String({ default: 'https://openrouter.ai/api/v1', description: 'any OpenAI-compatible endpoint' }),
+    ['http:', 'https:'],
+  ),
+  DEFAULT_MODEL: Type.String({
+    default: 'openai/gpt-4o-mini',
+    description: 'model for tenants that set none',
+  }),
+  LLM_TIMEOUT_MS: Type.Integer({
+    minimum: 1,
+    maximum: 3_600_000,
+    default: 60000,
+    description: 'per model call, until the first byte and between bytes',
+  }),
+  CORS_ORIGINS: Type.Array(origin, {
+    default: [],
+    description: 'comma-separated allowed origins; empty: same origin only',
+  }),
+  ALLOWED_HOSTS: Type.Array(Type.String(), {
+    default: [],
+    description:
+      'comma-separated Host values accepted, empty: any; others get 400 (health endpoints answer any Host)',
+  }),
+  DEFAULT_RATE_LIMIT_RPM: Type.Integer({
+    minimum: 1,
+    maximum: 10_000_000,
+    default: 60,
+    description: 'tenant default: requests per minute',
+  }),
+  DEFAULT_RATE_LIMIT_TPM: Type.Integer({
+    minimum: 1,
+    maximum: 10_000_000_000,
+    default: 100000,
+    description: 'tenant default: tokens per minute',
+  }),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 3600,
+    default: 60,
+    description: "the limiter's window (shorter only in tests)",
+  }),
+  SHUTDOWN_GRACE_MS: Type.Integer({
+    minimum: 0,
+    maximum: 3_600_000,
+    default: 25000,
+    description: 'time to drain on SIGTERM',
+  }),
+  WEB_ROOT: Type.Optional(
+    Type.String({
+      description:
+        'when set, the service also serves this folder at `/` (SPA fallback); for local development',
+    }),
+  ),
+});
+
+export type Env = Static<typeof ENV>;
+export type EnvName = Extract<keyof Env, string>;
