@@ -19,16 +19,13 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export interface DatabaseOptions {
   url: string;
   maxConnections: number;
-  /** Connections above `idleAbove` close after this many idle seconds. */
-  idleTimeoutSeconds?: number;
-  connectTimeoutSeconds?: number;
 }
 
 export function createDatabase(options: DatabaseOptions) {
   const client = postgres(options.url, {
     max: options.maxConnections,
-    idle_timeout: options.idleTimeoutSeconds ?? 60,
-    connect_timeout: options.connectTimeoutSeconds ?? 5,
+    idle_timeout: 60,
+    connect_timeout: 5,
     max_lifetime: 60 * 30,
     onnotice: () => {},
     connection: { application_name: 'chatbot-service' },
