@@ -1,14 +1,15 @@
 // The chat service in two color groups (blue and green) of `replicas` containers each, with
-// the environment API.md's configuration table names. Both colors get the same environment;
-// each runs its own image, so a deploy replaces only the color that gets the new release and
-// a rollback replaces nothing. Each color also owns a volume holding its image's web build
-// (/srv/web), which nginx serves read-only.
+// the environment app-env.ts maps onto the service's variables. Both colors get the same
+// environment; each runs its own image, so a deploy replaces only the color that gets the new
+// release and a rollback replaces nothing. Each color also owns a volume holding its image's
+// web build (/srv/web), which nginx serves read-only.
 import * as command from '@pulumi/command';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import * as tls from '@pulumi/tls';
-import { COLORS, type Color, type Environment, type ResourceLimits, type StackConfig } from './config.ts';
+import { appEnvironment } from './app-env.ts';
+import { COLORS, type AppSettings, type Color, type ResourceLimits, type StackConfig } from './config.ts';
 import { dataVolume, dockerCommandEnv, labelList, limitArgs, type Labels } from './docker-defaults.ts';
 
 export const APP_PORT = 8000;
@@ -21,8 +22,9 @@ export interface AppServiceArgs {
   replicas: number;
   /** The image each color runs. */
   images: Record<Color, pulumi.Input<string>>;
-  environment: Environment;
-  settings: StackConfig['app'];
+  settings: AppSettings;
+  /** Configured JWT keys; undefined generates a pair. */
+  jwtKeys: StackConfig['jwtKeys'];
   /** Secret. */
   databaseUrl: pulumi.Input<string>;
   /** Secret. */
@@ -69,12 +71,11 @@ export class AppService extends pulumi.ComponentResource {
 
   constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chatbot:infra:AppService', name, {}, opts);
-    const s = args.settings;
 
     let jwtPrivateKey: pulumi.Output<string>;
-    if (s.jwtKeys !== undefined) {
-      jwtPrivateKey = s.jwtKeys.privateKey;
-      this.jwtPublicKey = pulumi.output(s.jwtKeys.publicKey);
+    if (args.jwtKeys !== undefined) {
+      jwtPrivateKey = args.jwtKeys.privateKey;
+      this.jwtPublicKey = pulumi.output(args.jwtKeys.publicKey);
     } else {
       const key = new tls.PrivateKey(
         `${name}-jwt-key`,
@@ -86,34 +87,15 @@ export class AppService extends pulumi.ComponentResource {
     }
     const fernet = new random.RandomBytes(`${name}-fernet-key`, { length: 32 }, { parent: this });
 
-    const env: Record<string, pulumi.Input<string>> = {
-      ENVIRONMENT: args.environment,
-      LOG_LEVEL: s.logLevel,
+    const envs = appEnvironment(args.settings, {
       API_HOST: '0.0.0.0',
       API_PORT: String(APP_PORT),
       DATABASE_URL: args.databaseUrl,
-      DB_POOL_SIZE: String(s.dbPoolSize),
-      DB_MAX_OVERFLOW: String(s.dbMaxOverflow),
       REDIS_URL: args.redisUrl,
-      CACHE_TTL_SECONDS: String(s.cacheTtlSeconds),
-      DISABLE_AUTH: String(s.disableAuth),
       JWT_PUBLIC_KEY: this.jwtPublicKey.apply(pemForEnv),
       JWT_PRIVATE_KEY: pulumi.secret(jwtPrivateKey.apply(pemForEnv)),
-      ...(s.jwtIssuer !== undefined ? { JWT_ISSUER: s.jwtIssuer } : {}),
-      ...(s.jwtAudience !== undefined ? { JWT_AUDIENCE: s.jwtAudience } : {}),
       FERNET_KEY: pulumi.secret(fernet.base64.apply(urlSafeBase64)),
-      ...(s.openrouterApiKey !== undefined ? { OPENROUTER_API_KEY: s.openrouterApiKey } : {}),
-      OPENROUTER_BASE_URL: s.openrouterBaseUrl,
-      DEFAULT_MODEL: s.defaultModel,
-      LLM_TIMEOUT_MS: String(s.llmTimeoutMs),
-      ...(s.corsOrigins.length > 0 ? { CORS_ORIGINS: s.corsOrigins.join(',') } : {}),
-      ALLOWED_HOSTS: s.allowedHosts.join(','),
-      DEFAULT_RATE_LIMIT_RPM: String(s.rateLimitRpm),
-      DEFAULT_RATE_LIMIT_TPM: String(s.rateLimitTpm),
-      RATE_LIMIT_WINDOW_SECONDS: String(s.rateLimitWindowSeconds),
-      SHUTDOWN_GRACE_MS: String(s.shutdownGraceMs),
-    };
-    const envs = Object.entries(env).map(([k, v]) => pulumi.interpolate`${k}=${v}`);
+    });
 
     this.uploadsVolume = dataVolume(
       `${name}-uploads`,

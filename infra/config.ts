@@ -1,277 +1,175 @@
-// The stack's configuration: every key Pulumi.yaml declares, read once, validated, typed.
-// A missing or malformed value stops the program with one message that lists every problem,
-// names the key and says the command that fixes it.
+// The stack's configuration: every key of CONFIG_SPEC (Pulumi.yaml's config block is generated
+// from it: `npm run gen:config -w infra`), read once, validated, typed. Each key is read by the
+// service's config reader against its schema; the rules across keys follow. A missing or
+// malformed value stops the program with one message that lists every problem, names the key
+// and says the command that fixes it.
+import { formatValue, readConfig } from '@chatbot/service/config-reader';
 import * as pulumi from '@pulumi/pulumi';
+import { Type, type Static, type TSchema, type TString } from 'typebox';
+import { APP_SPEC, type AppStackKey } from './app-env.ts';
 
 export type Color = 'blue' | 'green';
 export const COLORS: readonly Color[] = ['blue', 'green'];
-export type Environment = 'development' | 'staging' | 'production';
-export type TlsMode = 'self-signed' | 'host' | 'config';
 
-interface KeySpec {
-  type: 'string' | 'integer' | 'boolean';
-  default: string | number | boolean;
-  description: string;
-  /** Set it with `pulumi config set --secret`; the program treats the value as a secret. */
-  secret?: boolean;
+/** repository@sha256:<64 hex>: an image pinned by digest. */
+export const DIGEST_REF = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
+const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$/;
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
+
+/** A string the pattern must match, refused as "must be <what> (got ...)". */
+function matching(schema: TString, pattern: RegExp, what: string) {
+  return Type.Refine(
+    schema,
+    (value) => pattern.test(value),
+    (value) => `must be ${what} (got "${value}")`,
+  );
 }
 
-/**
- * Every configuration key of the project (namespace `chatbot:`). Pulumi.yaml declares the
- * same keys with the same types and defaults (a test holds the two together).
- */
-export const CONFIG_SPEC = {
-  environment: {
-    type: 'string',
-    default: 'development',
-    description: 'The app environment: development, staging or production (ENVIRONMENT).',
-  },
-  namePrefix: {
-    type: 'string',
-    default: '',
-    description: 'Prefix of every Docker object the stack creates; empty means chatbot-<stack>.',
-  },
-  dockerHost: {
-    type: 'string',
-    default: '',
-    description:
+const text = (defaultValue: string, description: string, more: Record<string, unknown> = {}) =>
+  Type.String({ default: defaultValue, description, ...more });
+const integer = (defaultValue: number, minimum: number, maximum: number, description: string) =>
+  Type.Integer({ default: defaultValue, minimum, maximum, description });
+const flag = (defaultValue: boolean, description: string) =>
+  Type.Boolean({ default: defaultValue, description });
+const memoryLimit = (of: string) => integer(0, 0, 1_048_576, `Memory limit ${of} (MB); 0: none.`);
+const cpuLimit = (description: string) =>
+  matching(
+    text('', description, { examples: ['1.5'] }),
+    /^(?=.*[1-9])\d+(\.\d+)?$/,
+    'a positive number of CPUs like 1.5',
+  );
+
+/** The keys of the infrastructure itself (the app's keys come from app-env.ts). */
+const INFRA_SPEC = {
+  namePrefix: text('', 'Prefix of every Docker object the stack creates; empty means chatbot-<stack>.'),
+  dockerHost: matching(
+    text(
+      '',
       'Docker engine of the stack, e.g. ssh://deploy@host; empty means the local engine (DOCKER_HOST). Commands use the same host.',
-  },
-  domain: {
-    type: 'string',
-    default: 'localhost',
-    description: 'Public host name of the stack (nginx server name, URL, ALLOWED_HOSTS).',
-  },
-  publicBindAddress: {
-    type: 'string',
-    default: '127.0.0.1',
-    description: 'Host address nginx publishes its ports on (0.0.0.0 for every interface).',
-  },
-  httpPort: {
-    type: 'integer',
-    default: 8080,
-    description: 'Published HTTP port (redirects to HTTPS); 0 lets Docker pick one.',
-  },
-  httpsPort: {
-    type: 'integer',
-    default: 8443,
-    description: 'Published HTTPS port; 0 lets Docker pick one.',
-  },
-  tlsMode: {
-    type: 'string',
+      { examples: ['ssh://deploy@host'] },
+    ),
+    /^(unix|tcp|ssh|npipe):\/\/\S+$/,
+    'a Docker host like ssh://deploy@host or unix:///var/run/docker.sock',
+  ),
+  domain: Type.Refine(
+    text('localhost', 'Public host name of the stack (nginx server name, URL, ALLOWED_HOSTS).'),
+    (value) => HOST_NAME.test(value.toLowerCase()),
+    (value) => `must be a host name like chat.example.com (got "${value}")`,
+  ),
+  publicBindAddress: matching(
+    text('127.0.0.1', 'Host address nginx publishes its ports on (0.0.0.0 for every interface).'),
+    /^[0-9a-fA-F.:]+$/,
+    'an IP address like 127.0.0.1 or 0.0.0.0',
+  ),
+  httpPort: integer(8080, 0, 65535, 'Published HTTP port (redirects to HTTPS); 0 lets Docker pick one.'),
+  httpsPort: integer(8443, 0, 65535, 'Published HTTPS port; 0 lets Docker pick one.'),
+  tlsMode: Type.Enum(['self-signed', 'host', 'config'], {
     default: 'self-signed',
     description:
       'self-signed (generated by @pulumi/tls), host (Let’s Encrypt layout under tlsHostDir on the Docker host) or config (tlsCertificate + tlsPrivateKey).',
-  },
-  tlsHostDir: {
-    type: 'string',
-    default: '/etc/letsencrypt',
-    description:
+  }),
+  tlsHostDir: matching(
+    text(
+      '/etc/letsencrypt',
       'tlsMode host: directory on the Docker host holding live/<domain>/fullchain.pem and privkey.pem.',
-  },
-  acmeWebroot: {
-    type: 'string',
-    default: '',
-    description:
+    ),
+    /^\//,
+    'an absolute path on the Docker host',
+  ),
+  acmeWebroot: matching(
+    text(
+      '',
       'Directory on the Docker host served at /.well-known/acme-challenge/ over HTTP (certbot --webroot); empty turns it off.',
-  },
-  tlsCertificate: {
-    type: 'string',
-    default: '',
-    description: 'tlsMode config: the certificate chain (PEM).',
-  },
-  tlsPrivateKey: {
-    type: 'string',
-    default: '',
-    description: 'tlsMode config: the certificate’s private key (PEM). Secret.',
-    secret: true,
-  },
-  hsts: {
-    type: 'boolean',
-    default: false,
-    description: 'Send Strict-Transport-Security (only with a certificate browsers trust).',
-  },
-  postgresImage: {
-    type: 'string',
-    default: 'pgvector/pgvector:pg17',
-    description: 'Postgres image with pgvector.',
-  },
-  redisImage: { type: 'string', default: 'redis:7.4-bookworm', description: 'Redis image.' },
-  nginxImage: { type: 'string', default: 'nginx:1.28-bookworm', description: 'nginx image.' },
-  nodeImage: {
-    type: 'string',
-    default: 'node:24-bookworm-slim',
-    description: 'Base image of the app build (the Dockerfile’s NODE_IMAGE build argument).',
-  },
-  image: {
-    type: 'string',
-    default: '',
-    description:
-      'The release being deployed (migrations run it): empty builds the Dockerfile of this checkout (not in production); otherwise an image reference, in production repository@sha256:digest.',
-  },
-  activeColor: {
-    type: 'string',
+      { examples: ['/var/www/certbot'] },
+    ),
+    /^\//,
+    'an absolute path on the Docker host',
+  ),
+  tlsCertificate: text('', 'tlsMode config: the certificate chain (PEM).'),
+  tlsPrivateKey: text('', 'tlsMode config: the certificate’s private key (PEM).', { secret: true }),
+  hsts: flag(false, 'Send Strict-Transport-Security (only with a certificate browsers trust).'),
+  postgresImage: text('pgvector/pgvector:pg17', 'Postgres image with pgvector.'),
+  redisImage: text('redis:7.4-bookworm', 'Redis image.'),
+  nginxImage: text('nginx:1.28-bookworm', 'nginx image.'),
+  nodeImage: text(
+    'node:24-bookworm-slim',
+    'Base image of the app build (the Dockerfile’s NODE_IMAGE build argument).',
+  ),
+  image: text(
+    '',
+    'The release being deployed (migrations run it): empty builds the Dockerfile of this checkout (not in production); otherwise an image reference, in production repository@sha256:digest.',
+  ),
+  activeColor: Type.Enum(['blue', 'green'], {
     default: 'blue',
     description: 'The color nginx sends traffic to: blue or green.',
-  },
-  blueImage: {
-    type: 'string',
-    default: '',
-    description: 'Image the blue color runs; empty means the release (image). Set by the deploy script.',
-  },
-  greenImage: {
-    type: 'string',
-    default: '',
-    description: 'Image the green color runs; empty means the release (image). Set by the deploy script.',
-  },
-  imageRepository: {
-    type: 'string',
-    default: '',
-    description:
-      'Repository the build is tagged (and pushed) as, tag = commit; empty means <namePrefix>-app (local only).',
-  },
-  push: {
-    type: 'boolean',
-    default: false,
-    description: 'Push the built image to its registry.',
-  },
-  registryServer: {
-    type: 'string',
-    default: '',
-    description: 'Registry to log in to; empty means the host part of imageRepository or image.',
-  },
-  registryUsername: {
-    type: 'string',
-    default: '',
-    description: 'Registry user for pushes and pulls; empty means no login.',
-  },
-  registryPassword: {
-    type: 'string',
-    default: '',
-    description: 'Registry password or token (required when registryUsername is set). Secret.',
+  }),
+  blueImage: text(
+    '',
+    'Image the blue color runs; empty means the release (image). Set by the deploy script.',
+  ),
+  greenImage: text(
+    '',
+    'Image the green color runs; empty means the release (image). Set by the deploy script.',
+  ),
+  imageRepository: text(
+    '',
+    'Repository the build is tagged (and pushed) as, tag = commit; empty means <namePrefix>-app (local only).',
+  ),
+  push: flag(false, 'Push the built image to its registry.'),
+  registryServer: text('', 'Registry to log in to; empty means the host part of imageRepository or image.'),
+  registryUsername: text('', 'Registry user for pushes and pulls; empty means no login.'),
+  registryPassword: text('', 'Registry password or token (required when registryUsername is set).', {
     secret: true,
-  },
-  commit: {
-    type: 'string',
-    default: '',
-    description: 'Commit the build is tagged with; empty means git rev-parse HEAD of this checkout.',
-  },
-  version: {
-    type: 'string',
-    default: '',
-    description: 'Version label of the build (VERSION build argument); empty means the short commit.',
-  },
-  sourceUrl: {
-    type: 'string',
-    default: '',
-    description: 'Source repository URL for the image’s OCI label (SOURCE build argument).',
-  },
-  platform: {
-    type: 'string',
-    default: '',
-    description: 'Build platform, e.g. linux/amd64; empty means the Docker host’s own.',
-  },
-  replicas: {
-    type: 'integer',
-    default: 1,
-    description: 'App containers per color.',
-  },
-  logLevel: { type: 'string', default: 'info', description: 'LOG_LEVEL of the app.' },
-  dbPoolSize: { type: 'integer', default: 5, description: 'DB_POOL_SIZE of each app container.' },
-  dbMaxOverflow: {
-    type: 'integer',
-    default: 10,
-    description: 'DB_MAX_OVERFLOW of each app container.',
-  },
-  cacheTtlSeconds: { type: 'integer', default: 3600, description: 'CACHE_TTL_SECONDS.' },
-  disableAuth: {
-    type: 'boolean',
-    default: false,
-    description: 'DISABLE_AUTH (development only; refused in production).',
-  },
-  jwtIssuer: { type: 'string', default: '', description: 'JWT_ISSUER; empty leaves it unset.' },
-  jwtAudience: { type: 'string', default: '', description: 'JWT_AUDIENCE; empty leaves it unset.' },
-  jwtPrivateKey: {
-    type: 'string',
-    default: '',
-    description: 'JWT signing key (PEM); empty generates an ECDSA P-256 pair with @pulumi/tls. Secret.',
+  }),
+  commit: text('', 'Commit the build is tagged with; empty means git rev-parse HEAD of this checkout.'),
+  version: text('', 'Version label of the build (VERSION build argument); empty means the short commit.'),
+  sourceUrl: text('', 'Source repository URL for the image’s OCI label (SOURCE build argument).'),
+  platform: text('', 'Build platform, e.g. linux/amd64; empty means the Docker host’s own.'),
+  replicas: integer(1, 1, 20, 'App containers per color.'),
+  jwtPrivateKey: text('', 'JWT signing key (PEM); empty generates an ECDSA P-256 pair with @pulumi/tls.', {
     secret: true,
-  },
-  jwtPublicKey: {
-    type: 'string',
-    default: '',
-    description: 'JWT verification key (PEM, SPKI); required with jwtPrivateKey.',
-  },
-  openrouterApiKey: {
-    type: 'string',
-    default: '',
-    description: 'The platform’s OpenRouter key (OPENROUTER_API_KEY); required outside development. Secret.',
-    secret: true,
-  },
-  openrouterBaseUrl: {
-    type: 'string',
-    default: 'https://openrouter.ai/api/v1',
-    description: 'OPENROUTER_BASE_URL: any OpenAI-compatible endpoint.',
-  },
-  defaultModel: { type: 'string', default: 'openai/gpt-4o-mini', description: 'DEFAULT_MODEL.' },
-  llmTimeoutMs: { type: 'integer', default: 60000, description: 'LLM_TIMEOUT_MS.' },
-  corsOrigins: {
-    type: 'string',
-    default: '',
-    description: 'CORS_ORIGINS, comma-separated; empty: same origin only.',
-  },
-  allowedHosts: {
-    type: 'string',
-    default: '',
-    description:
-      'ALLOWED_HOSTS, comma-separated; empty means the domain (and localhost, 127.0.0.1 in development).',
-  },
-  defaultRateLimitRpm: { type: 'integer', default: 60, description: 'DEFAULT_RATE_LIMIT_RPM.' },
-  defaultRateLimitTpm: { type: 'integer', default: 100000, description: 'DEFAULT_RATE_LIMIT_TPM.' },
-  rateLimitWindowSeconds: { type: 'integer', default: 60, description: 'RATE_LIMIT_WINDOW_SECONDS.' },
-  shutdownGraceMs: {
-    type: 'integer',
-    default: 25000,
-    description: 'SHUTDOWN_GRACE_MS; containers get this plus 5 s to stop.',
-  },
-  appMemoryMb: { type: 'integer', default: 0, description: 'Memory limit per app container (MB); 0: none.' },
-  appCpus: {
-    type: 'string',
-    default: '',
-    description: 'CPU limit per app container, e.g. "1.5"; empty: none.',
-  },
-  postgresMemoryMb: { type: 'integer', default: 0, description: 'Memory limit of Postgres (MB); 0: none.' },
-  postgresCpus: { type: 'string', default: '', description: 'CPU limit of Postgres; empty: none.' },
-  postgresMaxConnections: {
-    type: 'integer',
-    default: 100,
-    description: 'Postgres max_connections (both colors’ pools must fit).',
-  },
-  redisMemoryMb: { type: 'integer', default: 0, description: 'Memory limit of Redis (MB); 0: none.' },
-  redisMaxmemory: {
-    type: 'string',
-    default: '',
-    description: 'Redis maxmemory, e.g. 2gb; empty: no limit.',
-  },
-  redisMaxmemoryPolicy: {
-    type: 'string',
-    default: 'allkeys-lru',
-    description: 'Redis maxmemory-policy, used with redisMaxmemory.',
-  },
-  nginxMemoryMb: { type: 'integer', default: 0, description: 'Memory limit of nginx (MB); 0: none.' },
-  retainData: {
-    type: 'boolean',
-    default: true,
-    description: 'Keep the data volumes (Postgres, Redis, uploads) when the stack is destroyed.',
-  },
-  protectData: {
-    type: 'boolean',
-    default: false,
-    description: 'Protect the data volumes: Pulumi refuses to delete them.',
-  },
-} as const satisfies Record<string, KeySpec>;
+  }),
+  jwtPublicKey: text('', 'JWT verification key (PEM, SPKI); required with jwtPrivateKey.'),
+  appMemoryMb: memoryLimit('per app container'),
+  appCpus: cpuLimit('CPU limit per app container, e.g. "1.5"; empty: none.'),
+  postgresMemoryMb: memoryLimit('of Postgres'),
+  postgresCpus: cpuLimit('CPU limit of Postgres; empty: none.'),
+  postgresMaxConnections: integer(100, 10, 10_000, 'Postgres max_connections (both colors’ pools must fit).'),
+  redisMemoryMb: memoryLimit('of Redis'),
+  redisMaxmemory: matching(
+    text('', 'Redis maxmemory, e.g. 2gb; empty: no limit.', { examples: ['2gb'] }),
+    /^\d+([bB]|[kKmMgG][bB]?)?$/,
+    'a size like 2gb or 512mb',
+  ),
+  redisMaxmemoryPolicy: Type.Enum(
+    [
+      'allkeys-lru',
+      'allkeys-lfu',
+      'allkeys-random',
+      'volatile-lru',
+      'volatile-lfu',
+      'volatile-random',
+      'volatile-ttl',
+      'noeviction',
+    ],
+    { default: 'allkeys-lru', description: 'Redis maxmemory-policy, used with redisMaxmemory.' },
+  ),
+  nginxMemoryMb: memoryLimit('of nginx'),
+  retainData: flag(true, 'Keep the data volumes (Postgres, Redis, uploads) when the stack is destroyed.'),
+  protectData: flag(false, 'Protect the data volumes: Pulumi refuses to delete them.'),
+};
 
-export type ConfigKey = keyof typeof CONFIG_SPEC;
+/**
+ * Every configuration key of the project (namespace `chatbot:`): the app's, then the
+ * infrastructure's. A key marked `secret` is set with `pulumi config set --secret`.
+ */
+export const CONFIG_SPEC = Type.Object({ ...APP_SPEC, ...INFRA_SPEC });
+
+export type ConfigKey = keyof typeof CONFIG_SPEC.properties;
+/** Every key's value, as read (empty values replaced by their defaults). */
+export type ConfigValues = Static<typeof CONFIG_SPEC>;
+export type Environment = ConfigValues['environment'];
+export type TlsMode = ConfigValues['tlsMode'];
 
 export interface TlsConfig {
   mode: TlsMode;
@@ -286,6 +184,9 @@ export interface ResourceLimits {
   memoryMb: number;
   cpus: string | undefined;
 }
+
+/** What the app keys set (each passed on as its variable, see app-env.ts). */
+export type AppSettings = Pick<ConfigValues, AppStackKey>;
 
 export interface StackConfig {
   stack: string;
@@ -309,26 +210,9 @@ export interface StackConfig {
   /** What each color runs; undefined means the release. */
   colorImages: Record<Color, string | undefined>;
   replicas: number;
-  app: {
-    logLevel: string;
-    dbPoolSize: number;
-    dbMaxOverflow: number;
-    cacheTtlSeconds: number;
-    disableAuth: boolean;
-    jwtIssuer: string | undefined;
-    jwtAudience: string | undefined;
-    jwtKeys: { privateKey: pulumi.Output<string>; publicKey: string } | undefined;
-    openrouterApiKey: pulumi.Output<string> | undefined;
-    openrouterBaseUrl: string;
-    defaultModel: string;
-    llmTimeoutMs: number;
-    corsOrigins: string[];
-    allowedHosts: string[];
-    rateLimitRpm: number;
-    rateLimitTpm: number;
-    rateLimitWindowSeconds: number;
-    shutdownGraceMs: number;
-  };
+  app: AppSettings;
+  /** Configured JWT keys; undefined generates a pair. */
+  jwtKeys: { privateKey: pulumi.Output<string>; publicKey: string } | undefined;
   limits: { app: ResourceLimits; postgres: ResourceLimits; redis: ResourceLimits; nginx: ResourceLimits };
   postgres: { maxConnections: number };
   redis: { maxmemory: string | undefined; maxmemoryPolicy: string };
@@ -365,24 +249,6 @@ export class StackConfigError extends Error {
   }
 }
 
-/** repository@sha256:<64 hex>: an image pinned by digest. */
-export const DIGEST_REF = /^[a-z0-9][a-z0-9._\-/:]*@sha256:[0-9a-f]{64}$/;
-const DOCKER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,40}$/;
-const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const CPUS = /^\d+(\.\d+)?$/;
-const MEMORY = /^\d+(b|k|kb|m|mb|g|gb)?$/i;
-const REDIS_POLICIES = [
-  'allkeys-lru',
-  'allkeys-lfu',
-  'allkeys-random',
-  'volatile-lru',
-  'volatile-lfu',
-  'volatile-random',
-  'volatile-ttl',
-  'noeviction',
-];
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
-
 /** The registry part of an image reference ("registry.example.com/team/app:tag"), if any. */
 export function registryHostOf(ref: string): string | undefined {
   const first = ref.split('/')[0] ?? '';
@@ -394,105 +260,46 @@ export function otherColor(color: Color): Color {
   return color === 'blue' ? 'green' : 'blue';
 }
 
+function specOf(key: ConfigKey): TSchema {
+  return CONFIG_SPEC.properties[key];
+}
+
+/** A value that makes the key valid, for the command in a message. */
+function exampleOf(key: ConfigKey): string {
+  const schema = specOf(key) as { default?: unknown; examples?: unknown[]; enum?: unknown[] };
+  return formatValue(schema.examples?.[0] ?? schema.default ?? schema.enum?.[0]) ?? '<value>';
+}
+
 /** Validates raw values into a StackConfig, or throws StackConfigError listing every problem. */
 export function parseConfig(source: ConfigSource): StackConfig {
-  const problems: string[] = [];
   const { stack } = source;
   const ns = source.project;
-  const setCmd = (key: ConfigKey, example: string): string => {
-    const secret = (CONFIG_SPEC[key] as KeySpec).secret === true;
+  const setCmd = (key: ConfigKey, example = exampleOf(key)): string => {
+    const secret = (specOf(key) as { secret?: boolean }).secret === true;
     return `pulumi config set${secret ? ' --secret' : ''} ${key} ${example} --stack ${stack}`;
   };
 
-  const raw = (key: ConfigKey): string => {
-    const value = source.get(key);
-    if (value === undefined) return String(CONFIG_SPEC[key].default);
-    return value.trim();
-  };
-  const str = (key: ConfigKey): string => raw(key);
-  const optional = (key: ConfigKey): string | undefined => {
-    const v = raw(key);
-    return v === '' ? undefined : v;
-  };
-  const int = (key: ConfigKey, min: number, max: number): number => {
-    const v = raw(key);
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-      problems.push(
-        `${ns}:${key} must be an integer from ${min} to ${max} (got "${v}"): ${setCmd(key, String(CONFIG_SPEC[key].default))}`,
-      );
-      return Number(CONFIG_SPEC[key].default);
-    }
-    return Number(v);
-  };
-  const bool = (key: ConfigKey): boolean => {
-    const v = raw(key).toLowerCase();
-    if (v === 'true') return true;
-    if (v === 'false') return false;
-    problems.push(`${ns}:${key} must be true or false (got "${v}")`);
-    return Boolean(CONFIG_SPEC[key].default);
-  };
-  const oneOf = <T extends string>(key: ConfigKey, allowed: readonly T[]): T => {
-    const v = raw(key);
-    if (!(allowed as readonly string[]).includes(v)) {
-      problems.push(
-        `${ns}:${key} must be one of ${allowed.join(', ')} (got "${v}"): ${setCmd(key, allowed[0] ?? '')}`,
-      );
-      return allowed[0] as T;
-    }
-    return v as T;
-  };
+  const read = readConfig(CONFIG_SPEC, (key) => source.get(key as ConfigKey));
+  const v = read.values;
+  const problems = read.problems.map(({ key, text }) => `${ns}:${key} ${text}: ${setCmd(key as ConfigKey)}`);
+  const optional = (value: string): string | undefined => (value === '' ? undefined : value);
   const required = (key: ConfigKey, why: string, example: string): string | undefined => {
-    const v = optional(key);
-    if (v === undefined) problems.push(`${ns}:${key} is required ${why}: ${setCmd(key, example)}`);
-    return v;
-  };
-  const limits = (memoryKey: ConfigKey, cpusKey: ConfigKey | undefined): ResourceLimits => {
-    const memoryMb = int(memoryKey, 0, 1_048_576);
-    let cpus: string | undefined;
-    if (cpusKey !== undefined) {
-      cpus = optional(cpusKey);
-      if (cpus !== undefined && (!CPUS.test(cpus) || Number(cpus) <= 0)) {
-        problems.push(`${ns}:${cpusKey} must be a positive number of CPUs like 1.5 (got "${cpus}")`);
-        cpus = undefined;
-      }
-    }
-    return { memoryMb, cpus };
+    const value = optional(String(v[key] ?? ''));
+    if (value === undefined) problems.push(`${ns}:${key} is required ${why}: ${setCmd(key, example)}`);
+    return value;
   };
 
-  const environment = oneOf<Environment>('environment', ['development', 'staging', 'production']);
-  const production = environment === 'production';
+  const production = v.environment === 'production';
 
-  const namePrefix = optional('namePrefix') ?? `chatbot-${stack}`;
+  const namePrefix = optional(v.namePrefix) ?? `chatbot-${stack}`;
   if (!DOCKER_NAME.test(namePrefix)) {
     problems.push(
       `${ns}:namePrefix must be letters, digits, '.', '_' or '-' (at most 41 characters; got "${namePrefix}")`,
     );
   }
 
-  const dockerHost = optional('dockerHost');
-  if (dockerHost !== undefined && !/^(unix|tcp|ssh|npipe):\/\/\S+$/.test(dockerHost)) {
-    problems.push(
-      `${ns}:dockerHost must be a Docker host like ssh://deploy@host or unix:///var/run/docker.sock (got "${dockerHost}")`,
-    );
-  }
-
-  const domain = str('domain').toLowerCase();
-  if (!HOST_NAME.test(domain))
-    problems.push(`${ns}:domain must be a host name like chat.example.com (got "${domain}")`);
-
-  const images = {
-    postgres: str('postgresImage'),
-    redis: str('redisImage'),
-    nginx: str('nginxImage'),
-    node: str('nodeImage'),
-  };
-  for (const key of ['postgresImage', 'redisImage', 'nginxImage', 'nodeImage'] as const) {
-    if (raw(key) === '')
-      problems.push(`${ns}:${key} must name an image: ${setCmd(key, String(CONFIG_SPEC[key].default))}`);
-  }
-
   // The release and the colors.
-  const image = optional('image');
+  const image = optional(v.image);
   if (production) {
     if (image === undefined) {
       problems.push(
@@ -506,10 +313,9 @@ export function parseConfig(source: ConfigSource): StackConfig {
       );
     }
   }
-  const activeColor = oneOf<Color>('activeColor', COLORS);
   const colorImages: Record<Color, string | undefined> = {
-    blue: optional('blueImage'),
-    green: optional('greenImage'),
+    blue: optional(v.blueImage),
+    green: optional(v.greenImage),
   };
   if (production) {
     for (const color of COLORS) {
@@ -520,20 +326,19 @@ export function parseConfig(source: ConfigSource): StackConfig {
     }
   }
 
-  const push = bool('push');
-  const repository = optional('imageRepository') ?? `${namePrefix}-app`;
+  const repository = optional(v.imageRepository) ?? `${namePrefix}-app`;
   if (!/^[a-z0-9][a-z0-9._\-/:]*$/.test(repository) || /:[^/]*$/.test(repository.replace(/^[^/]*\//, ''))) {
     problems.push(
       `${ns}:imageRepository must be a repository without a tag, like registry.example.com/chatbot/app (got "${repository}")`,
     );
   }
-  if (push && registryHostOf(repository) === undefined) {
+  if (v.push && registryHostOf(repository) === undefined) {
     problems.push(
       `${ns}:imageRepository must name a registry host to push to (got "${repository}"): ${setCmd('imageRepository', 'registry.example.com/chatbot/app')}`,
     );
   }
-  const registryUsername = optional('registryUsername');
   let registry: StackConfig['release']['registry'];
+  const registryUsername = optional(v.registryUsername);
   if (registryUsername !== undefined) {
     const password = required(
       'registryPassword',
@@ -541,7 +346,7 @@ export function parseConfig(source: ConfigSource): StackConfig {
       '<token>',
     );
     const server =
-      optional('registryServer') ?? registryHostOf(image ?? '') ?? registryHostOf(repository) ?? '';
+      optional(v.registryServer) ?? registryHostOf(image ?? '') ?? registryHostOf(repository) ?? '';
     if (server === '')
       problems.push(
         `${ns}:registryServer is required: neither imageRepository nor image names a registry: ${setCmd('registryServer', 'registry.example.com')}`,
@@ -550,24 +355,20 @@ export function parseConfig(source: ConfigSource): StackConfig {
       registry = { server, username: registryUsername, password: pulumi.secret(password) };
   }
 
-  let commit = optional('commit');
+  let commit = optional(v.commit);
   if (commit === undefined && image === undefined) commit = source.gitCommit();
   commit ??= 'unknown';
   if (!/^[0-9A-Za-z._-]{1,128}$/.test(commit)) {
     problems.push(`${ns}:commit must be usable as an image tag (got "${commit}")`);
   }
-  const version = optional('version') ?? commit.slice(0, 12);
-
-  const replicas = int('replicas', 1, 20);
 
   // The app.
-  const disableAuth = bool('disableAuth');
-  if (disableAuth && production)
+  if (v.disableAuth && production)
     problems.push(`${ns}:disableAuth is refused in production: ${setCmd('disableAuth', 'false')}`);
 
-  const jwtPrivate = optional('jwtPrivateKey');
-  const jwtPublic = optional('jwtPublicKey');
-  let jwtKeys: StackConfig['app']['jwtKeys'];
+  const jwtPrivate = optional(v.jwtPrivateKey);
+  const jwtPublic = optional(v.jwtPublicKey);
+  let jwtKeys: StackConfig['jwtKeys'];
   if (jwtPrivate !== undefined || jwtPublic !== undefined) {
     if (jwtPrivate === undefined) required('jwtPrivateKey', 'with jwtPublicKey', '"$(cat jwt.key)"');
     if (jwtPublic === undefined) required('jwtPublicKey', 'with jwtPrivateKey', '"$(cat jwt.pub)"');
@@ -575,132 +376,90 @@ export function parseConfig(source: ConfigSource): StackConfig {
       jwtKeys = { privateKey: pulumi.secret(jwtPrivate), publicKey: jwtPublic };
     }
   }
-
-  const openrouterKey =
-    environment === 'development'
-      ? optional('openrouterApiKey')
-      : required('openrouterApiKey', `on stack ${stack} (the platform's OpenRouter key)`, 'sk-or-v1-...');
-  const openrouterBaseUrl = str('openrouterBaseUrl');
-  if (!/^https?:\/\/\S+$/.test(openrouterBaseUrl)) {
-    problems.push(`${ns}:openrouterBaseUrl must be an http(s) URL (got "${openrouterBaseUrl}")`);
+  if (v.environment !== 'development') {
+    required('openrouterApiKey', `on stack ${stack} (the platform's OpenRouter key)`, 'sk-or-v1-...');
   }
 
-  const logLevel = oneOf('logLevel', LOG_LEVELS);
-  const corsOrigins = str('corsOrigins')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-  const configuredHosts = str('allowedHosts')
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter((s) => s !== '');
-  const allowedHosts =
-    configuredHosts.length > 0
-      ? configuredHosts
-      : [...new Set([domain, ...(environment === 'development' ? ['localhost', '127.0.0.1'] : [])])];
-
-  const shutdownGraceMs = int('shutdownGraceMs', 0, 600_000);
+  const domain = v.domain.toLowerCase();
+  const allowedHosts = v.allowedHosts.map((host) => host.toLowerCase());
+  if (allowedHosts.length === 0) {
+    allowedHosts.push(
+      ...new Set([domain, ...(v.environment === 'development' ? ['localhost', '127.0.0.1'] : [])]),
+    );
+  }
 
   // The proxy.
-  const tlsMode = oneOf<TlsMode>('tlsMode', ['self-signed', 'host', 'config']);
-  if (production && tlsMode === 'self-signed') {
+  if (production && v.tlsMode === 'self-signed') {
     problems.push(
       `${ns}:tlsMode must be host or config in production (a certificate browsers trust): ${setCmd('tlsMode', 'host')}`,
     );
   }
-  const tls: TlsConfig = { mode: tlsMode, hostDir: str('tlsHostDir') };
-  if (tlsMode === 'host' && !tls.hostDir.startsWith('/')) {
-    problems.push(`${ns}:tlsHostDir must be an absolute path on the Docker host (got "${tls.hostDir}")`);
-  }
-  if (tlsMode === 'config') {
+  const tls: TlsConfig = { mode: v.tlsMode, hostDir: v.tlsHostDir };
+  if (v.tlsMode === 'config') {
     const certificate = required('tlsCertificate', 'with tlsMode config', '"$(cat fullchain.pem)"');
     const key = required('tlsPrivateKey', 'with tlsMode config', '"$(cat privkey.pem)"');
     if (certificate !== undefined) tls.certificate = certificate;
     if (key !== undefined) tls.privateKey = pulumi.secret(key);
   }
-  const acmeWebroot = optional('acmeWebroot');
-  if (acmeWebroot !== undefined && !acmeWebroot.startsWith('/')) {
-    problems.push(`${ns}:acmeWebroot must be an absolute path on the Docker host (got "${acmeWebroot}")`);
-  }
-  const httpPort = int('httpPort', 0, 65535);
-  const httpsPort = int('httpsPort', 0, 65535);
-  if (httpPort !== 0 && httpPort === httpsPort) problems.push(`${ns}:httpPort and httpsPort must differ`);
-  const bindAddress = str('publicBindAddress');
-  if (!/^[0-9a-fA-F.:]+$/.test(bindAddress)) {
-    problems.push(
-      `${ns}:publicBindAddress must be an IP address like 127.0.0.1 or 0.0.0.0 (got "${bindAddress}")`,
-    );
-  }
-
-  const redisMaxmemory = optional('redisMaxmemory');
-  if (redisMaxmemory !== undefined && !MEMORY.test(redisMaxmemory)) {
-    problems.push(`${ns}:redisMaxmemory must be a size like 2gb or 512mb (got "${redisMaxmemory}")`);
-  }
-
-  const config: StackConfig = {
-    stack,
-    environment,
-    namePrefix,
-    dockerHost,
-    images,
-    release: {
-      image,
-      repository,
-      push,
-      registry,
-      commit,
-      version,
-      sourceUrl: str('sourceUrl'),
-      platform: optional('platform'),
-    },
-    activeColor,
-    idleColor: otherColor(activeColor),
-    colorImages,
-    replicas,
-    app: {
-      logLevel,
-      dbPoolSize: int('dbPoolSize', 1, 1000),
-      dbMaxOverflow: int('dbMaxOverflow', 0, 1000),
-      cacheTtlSeconds: int('cacheTtlSeconds', 1, 30 * 86400),
-      disableAuth,
-      jwtIssuer: optional('jwtIssuer'),
-      jwtAudience: optional('jwtAudience'),
-      jwtKeys,
-      openrouterApiKey: openrouterKey === undefined ? undefined : pulumi.secret(openrouterKey),
-      openrouterBaseUrl,
-      defaultModel: str('defaultModel'),
-      llmTimeoutMs: int('llmTimeoutMs', 1, 3_600_000),
-      corsOrigins,
-      allowedHosts,
-      rateLimitRpm: int('defaultRateLimitRpm', 1, 10_000_000),
-      rateLimitTpm: int('defaultRateLimitTpm', 1, 10_000_000_000),
-      rateLimitWindowSeconds: int('rateLimitWindowSeconds', 1, 3600),
-      shutdownGraceMs,
-    },
-    limits: {
-      app: limits('appMemoryMb', 'appCpus'),
-      postgres: limits('postgresMemoryMb', 'postgresCpus'),
-      redis: limits('redisMemoryMb', undefined),
-      nginx: limits('nginxMemoryMb', undefined),
-    },
-    postgres: { maxConnections: int('postgresMaxConnections', 10, 10_000) },
-    redis: { maxmemory: redisMaxmemory, maxmemoryPolicy: oneOf('redisMaxmemoryPolicy', REDIS_POLICIES) },
-    proxy: { domain, bindAddress, httpPort, httpsPort, hsts: bool('hsts'), acmeWebroot, tls },
-    data: { retain: bool('retainData'), protect: bool('protectData') },
-  };
+  if (v.httpPort !== 0 && v.httpPort === v.httpsPort)
+    problems.push(`${ns}:httpPort and httpsPort must differ`);
 
   // Every color's pool (replicas x (pool + overflow)), the migrations and a few sessions for
   // operators must fit into max_connections.
-  const needed = 2 * replicas * (config.app.dbPoolSize + config.app.dbMaxOverflow) + 5;
-  if (needed > config.postgres.maxConnections) {
+  const needed = 2 * v.replicas * (v.dbPoolSize + v.dbMaxOverflow) + 5;
+  if (needed > v.postgresMaxConnections) {
     problems.push(
-      `${ns}:postgresMaxConnections (${config.postgres.maxConnections}) is below what both colors may open ` +
-        `(2 x ${replicas} replicas x (dbPoolSize + dbMaxOverflow) + 5 = ${needed}): ${setCmd('postgresMaxConnections', String(needed))}`,
+      `${ns}:postgresMaxConnections (${v.postgresMaxConnections}) is below what both colors may open ` +
+        `(2 x ${v.replicas} replicas x (dbPoolSize + dbMaxOverflow) + 5 = ${needed}): ${setCmd('postgresMaxConnections', String(needed))}`,
     );
   }
 
   if (problems.length > 0) throw new StackConfigError(stack, problems);
-  return config;
+
+  const app = Object.fromEntries(
+    Object.keys(APP_SPEC).map((key) => [key, v[key as AppStackKey]]),
+  ) as AppSettings;
+  return {
+    stack,
+    environment: v.environment,
+    namePrefix,
+    dockerHost: optional(v.dockerHost),
+    images: { postgres: v.postgresImage, redis: v.redisImage, nginx: v.nginxImage, node: v.nodeImage },
+    release: {
+      image,
+      repository,
+      push: v.push,
+      registry,
+      commit,
+      version: optional(v.version) ?? commit.slice(0, 12),
+      sourceUrl: v.sourceUrl,
+      platform: optional(v.platform),
+    },
+    activeColor: v.activeColor,
+    idleColor: otherColor(v.activeColor),
+    colorImages,
+    replicas: v.replicas,
+    app: { ...app, allowedHosts },
+    jwtKeys,
+    limits: {
+      app: { memoryMb: v.appMemoryMb, cpus: optional(v.appCpus) },
+      postgres: { memoryMb: v.postgresMemoryMb, cpus: optional(v.postgresCpus) },
+      redis: { memoryMb: v.redisMemoryMb, cpus: undefined },
+      nginx: { memoryMb: v.nginxMemoryMb, cpus: undefined },
+    },
+    postgres: { maxConnections: v.postgresMaxConnections },
+    redis: { maxmemory: optional(v.redisMaxmemory), maxmemoryPolicy: v.redisMaxmemoryPolicy },
+    proxy: {
+      domain,
+      bindAddress: v.publicBindAddress,
+      httpPort: v.httpPort,
+      httpsPort: v.httpsPort,
+      hsts: v.hsts,
+      acmeWebroot: optional(v.acmeWebroot),
+      tls,
+    },
+    data: { retain: v.retainData, protect: v.protectData },
+  };
 }
 
 /** Seconds a container gets to stop: the service's drain time plus a margin. */

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig, StackConfigError, type StackConfig } from '../config.ts';
-import { runStack, stackConfig, type RunOptions, type StackName } from './support/stack.ts';
+import {
+  appContainers,
+  envOf,
+  runStack,
+  stackConfig,
+  type RunOptions,
+  type StackName,
+} from './support/stack.ts';
 
 function parse(stack: StackName, opts: RunOptions = {}): StackConfig {
   const { config } = stackConfig(stack, opts);
@@ -109,6 +116,47 @@ describe('stack configuration', () => {
     expect(
       parse('production', { config: { allowedHosts: 'a.example.com, B.example.com' } }).app.allowedHosts,
     ).toEqual(['a.example.com', 'b.example.com']);
+  });
+});
+
+describe('the app keys (app-env.ts)', () => {
+  it('are checked by the service’s own rules, each problem with the command that fixes it', () => {
+    expect(
+      problems('dev', {
+        config: { logLevel: 'loud', dbPoolSize: '1001', corsOrigins: 'https://ok.example.com, nope' },
+      }),
+    ).toEqual([
+      'chatbot:logLevel must be one of fatal, error, warn, info, debug, trace, silent (got "loud"): pulumi config set logLevel info --stack dev',
+      'chatbot:dbPoolSize must be an integer from 1 to 1000 (got "1001"): pulumi config set dbPoolSize 5 --stack dev',
+      'chatbot:corsOrigins holds "nope", which is not an origin like https://example.com: pulumi config set corsOrigins <value> --stack dev',
+    ]);
+  });
+
+  it('may be bounded tighter than the service bounds its variable', () => {
+    expect(problems('dev', { config: { shutdownGraceMs: '700000' } })).toEqual([
+      'chatbot:shutdownGraceMs must be an integer from 0 to 600000 (got "700000"): pulumi config set shutdownGraceMs 25000 --stack dev',
+    ]);
+  });
+
+  it('reach the app as the text the service reads', async () => {
+    const result = await runStack('staging', {
+      config: {
+        dbPoolSize: '7',
+        disableAuth: 'no',
+        corsOrigins: ' https://a.example.com , https://b.example.com',
+        jwtIssuer: 'https://issuer.example.com',
+        openrouterBaseUrl: 'http://llm.internal:8080/v1',
+      },
+    });
+    const env = envOf(appContainers(result)[0]!);
+    expect(env).toMatchObject({
+      DB_POOL_SIZE: '7',
+      DISABLE_AUTH: 'false',
+      CORS_ORIGINS: 'https://a.example.com,https://b.example.com',
+      JWT_ISSUER: 'https://issuer.example.com',
+      OPENROUTER_BASE_URL: 'http://llm.internal:8080/v1',
+    });
+    expect(env['JWT_AUDIENCE']).toBeUndefined();
   });
 });
 
