@@ -2,6 +2,8 @@
 // active color. Its container never depends on the active color: a switch is a command that
 // writes the active color's upstream file inside the running container, checks it with
 // `nginx -t` and reloads gracefully (open requests and streams finish on the old workers).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as command from '@pulumi/command';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
@@ -41,59 +43,30 @@ export interface ProxyArgs {
   activeResources: (docker.Container | command.local.Command)[];
 }
 
+/** The script the switch runs inside nginx (read when the program runs), see the file itself. */
+export const SWITCH_SCRIPT_FILE = fileURLToPath(new URL('./switch-upstream.sh', import.meta.url));
+
 /**
- * Writes the upstream file from stdin (with a generation of its own), keeps the previous one
- * if `nginx -t` refuses it, reloads, and returns once the workers serve the new file and the
- * previous workers no longer accept connections: a reload is asynchronous, and the deploy is
- * done only when traffic has moved. A previous worker renames itself "worker process is
- * shutting down" as it closes its listening sockets (it goes on serving the requests and
- * streams it has), so its title in /proc tells when it stopped taking new connections.
+ * The switch command's script: `docker exec` of the switch script in the nginx container, with
+ * its comments and blank lines dropped and nginx-config.ts's values in place of @NAME@.
  */
-export const SWITCH_SCRIPT = [
-  'set -eu',
-  `docker exec -i "$NGINX_CONTAINER" sh -c '`,
-  '  set -eu',
-  `  f=${NGINX_PATHS.upstream}`,
-  '  gen="$(date +%s)-$$"',
-  '  cp "$f" "$f.previous"',
-  `  sed "s/${GENERATION_PLACEHOLDER}/$gen/" > "$f.next"`,
-  '  mv "$f.next" "$f"',
-  '  if ! nginx -t -q; then',
-  '    mv "$f.previous" "$f"',
-  '    echo "nginx refused the new upstream; the previous one stays active" >&2',
-  '    exit 1',
-  '  fi',
-  '  workers() {',
-  '    for p in /proc/[0-9]*; do',
-  '      [ "$(tr -d "\\0" 2>/dev/null < "$p/cmdline")" = "nginx: worker process" ] && echo "${p#/proc/}"',
-  '    done',
-  '    true',
-  '  }',
-  '  previous="$(workers)"',
-  '  nginx -s reload 2>/dev/null',
-  '  i=0',
-  `  until [ "$(curl -fsS ${NGINX_GENERATION_URL} 2>/dev/null)" = "$gen" ]; do`,
-  '    i=$((i + 1))',
-  '    if [ "$i" -gt 300 ]; then',
-  '      mv "$f.previous" "$f"',
-  '      echo "nginx did not load the new upstream within 30 s; the previous one stays active" >&2',
-  '      exit 1',
-  '    fi',
-  '    sleep 0.1',
-  '  done',
-  '  for w in $previous; do',
-  '    i=0',
-  '    while [ "$(tr -d "\\0" 2>/dev/null < "/proc/$w/cmdline")" = "nginx: worker process" ]; do',
-  '      i=$((i + 1))',
-  '      if [ "$i" -gt 100 ]; then',
-  '        echo "nginx worker $w of the previous upstream still accepts connections after 10 s" >&2',
-  '        break',
-  '      fi',
-  '      sleep 0.1',
-  '    done',
-  '  done',
-  `'`,
-].join('\n');
+export function renderSwitchScript(script: string): string {
+  const values: Record<string, string> = {
+    UPSTREAM_FILE: NGINX_PATHS.upstream,
+    GENERATION_PLACEHOLDER,
+    GENERATION_URL: NGINX_GENERATION_URL,
+  };
+  const lines = script
+    .split('\n')
+    .filter((line) => line.trim() !== '' && !line.trimStart().startsWith('#'))
+    .map((line) => `  ${line.replace(/@([A-Z_]+)@/g, (_, name: string) => values[name] ?? `@${name}@`)}`);
+  const unknown = lines.find((line) => /@[A-Z_]+@|'/.test(line));
+  if (unknown !== undefined)
+    throw new Error(`${SWITCH_SCRIPT_FILE}: a single quote or an unknown @NAME@ in "${unknown}"`);
+  return ['set -eu', `docker exec -i "$NGINX_CONTAINER" sh -c '`, ...lines, `'`].join('\n');
+}
+
+export const SWITCH_SCRIPT = renderSwitchScript(readFileSync(SWITCH_SCRIPT_FILE, 'utf8'));
 
 export class ReverseProxy extends pulumi.ComponentResource {
   public readonly container: docker.Container;

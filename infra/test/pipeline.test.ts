@@ -230,6 +230,8 @@ describe('the deploy jobs', () => {
 describe('the check jobs', () => {
   it('verify typechecks and lints; verify and the tests may be interrupted by a newer pipeline', () => {
     expect(script('verify')).toMatch(/npm run typecheck[\s\S]*npm run lint/);
+    // npm run lint runs shellcheck, which the node image lacks.
+    expect(script('verify')).toMatch(/apt-get install [^\n]*shellcheck[\s\S]*npm run lint/);
     for (const name of CHECKS) expect(job(name)['interruptible'], name).toBe(true);
   });
 
