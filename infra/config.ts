@@ -168,7 +168,6 @@ export const CONFIG_SPEC = Type.Object({ ...APP_SPEC, ...INFRA_SPEC });
 export type ConfigKey = keyof typeof CONFIG_SPEC.properties;
 /** Every key's value, as read (empty values replaced by their defaults). */
 export type ConfigValues = Static<typeof CONFIG_SPEC>;
-export type Environment = ConfigValues['environment'];
 export type TlsMode = ConfigValues['tlsMode'];
 
 export interface TlsConfig {
@@ -190,7 +189,6 @@ export type AppSettings = Pick<ConfigValues, AppStackKey>;
 
 export interface StackConfig {
   stack: string;
-  environment: Environment;
   namePrefix: string;
   dockerHost: string | undefined;
   images: { postgres: string; redis: string; nginx: string; node: string };
@@ -421,7 +419,6 @@ export function parseConfig(source: ConfigSource): StackConfig {
   ) as AppSettings;
   return {
     stack,
-    environment: v.environment,
     namePrefix,
     dockerHost: optional(v.dockerHost),
     images: { postgres: v.postgresImage, redis: v.redisImage, nginx: v.nginxImage, node: v.nodeImage },

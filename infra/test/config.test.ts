@@ -31,7 +31,7 @@ function problems(stack: StackName, opts: RunOptions = {}): string[] {
 
 describe('stack configuration', () => {
   it('accepts each stack as committed plus what the deploy guide adds', () => {
-    expect(parse('dev').environment).toBe('development');
+    expect(parse('dev').app.environment).toBe('development');
     expect(parse('staging').replicas).toBe(2);
     expect(parse('production').release.image).toMatch(/@sha256:/);
   });
