@@ -12,6 +12,7 @@ import errorsPlugin from './plugins/errors.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import servicesPlugin from './plugins/services.ts';
 import healthRoutes from './routes/health.ts';
+import knowledgeBaseRoutes from './routes/knowledge-bases.ts';
 import meRoutes from './routes/me.ts';
 import openAiRoutes from './routes/openai.ts';
 import sessionRoutes from './routes/sessions.ts';
@@ -138,6 +139,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
       await v1.register(sessionRoutes);
       await v1.register(usageRoutes);
       await v1.register(openAiRoutes);
+      await v1.register(knowledgeBaseRoutes);
     },
     { prefix: '/v1' },
   );

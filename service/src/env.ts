@@ -184,6 +184,75 @@ export const ENV = Type.Object({
         'when set, the service also serves this folder at `/` (SPA fallback); for local development',
     }),
   ),
+  UPLOADS_DIR: Type.String({
+    default: 'uploads',
+    description:
+      "where uploaded knowledge-base documents are kept (relative: to the working directory; the image's /app/uploads, the stacks' uploads volume)",
+  }),
+  KB_MAX_UPLOAD_BYTES: Type.Integer({
+    minimum: 1,
+    maximum: 1024 * 1024 * 1024,
+    default: 20 * 1024 * 1024,
+    description: 'largest document upload (bytes); larger is 413',
+  }),
+  EMBEDDING_MODEL: Type.String({
+    default: 'openai/text-embedding-3-small',
+    description: "knowledge bases' default embedding model, asked through OPENROUTER_BASE_URL's /embeddings",
+  }),
+  EMBEDDING_BATCH_SIZE: Type.Integer({
+    minimum: 1,
+    maximum: 2048,
+    default: 64,
+    description: 'chunks per embedding request',
+  }),
+  EMBEDDING_MAX_RETRIES: Type.Integer({
+    minimum: 0,
+    maximum: 20,
+    default: 5,
+    description:
+      'retries of an embedding request on 429, 5xx or a dropped connection (backoff 0.5 s doubling to 8 s, Retry-After honoured)',
+  }),
+  KB_CHUNK_SIZE: Type.Integer({
+    minimum: 100,
+    maximum: 8000,
+    default: 1200,
+    description: "knowledge bases' default chunk size (characters)",
+  }),
+  KB_CHUNK_OVERLAP: Type.Integer({
+    minimum: 0,
+    maximum: 4000,
+    default: 200,
+    description: "knowledge bases' default overlap between chunks (characters; at most half the chunk size)",
+  }),
+  KB_WORKER_CONCURRENCY: Type.Integer({
+    minimum: 0,
+    maximum: 64,
+    default: 2,
+    description: 'ingestion jobs this process runs at once; 0: none (the `worker` command runs them)',
+  }),
+  KB_JOB_ATTEMPTS: Type.Integer({
+    minimum: 1,
+    maximum: 50,
+    default: 5,
+    description: 'attempts of an ingestion or re-index job before it fails',
+  }),
+  KB_JOB_BACKOFF_MS: Type.Integer({
+    minimum: 0,
+    maximum: 3_600_000,
+    default: 5000,
+    description: 'wait before the second attempt of a failed job, doubling for each next one',
+  }),
+  KB_SWEEP_SECONDS: Type.Integer({
+    minimum: 1,
+    maximum: 86_400,
+    default: 60,
+    description:
+      'how often the workers look for work that lost its job (and drop index versions retired that long ago)',
+  }),
+  KB_QUEUE_PREFIX: Type.String({
+    default: 'chatbot',
+    description: "prefix of the job queue's Redis keys",
+  }),
 });
 
 export type Env = Static<typeof ENV>;

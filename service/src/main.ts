@@ -1,4 +1,5 @@
-// The image's entry point: no argument (or `serve`) serves; `migrate`; `token ...`.
+// The image's entry point: no argument (or `serve`) serves; `worker` runs knowledge-base jobs
+// only; `migrate`; `token ...`.
 import { migrateCommand } from './migrate.ts';
 import { tokenCommand } from './token.ts';
 
@@ -10,6 +11,11 @@ switch (command) {
     await serve();
     break;
   }
+  case 'worker': {
+    const { workerCommand } = await import('./worker.ts');
+    process.exitCode = await workerCommand();
+    break;
+  }
   case 'migrate':
     process.exitCode = await migrateCommand();
     break;
@@ -17,6 +23,6 @@ switch (command) {
     process.exitCode = await tokenCommand(rest);
     break;
   default:
-    process.stderr.write(`unknown command "${command}": use serve, migrate or token\n`);
+    process.stderr.write(`unknown command "${command}": use serve, worker, migrate or token\n`);
     process.exitCode = 2;
 }

@@ -10,17 +10,21 @@
 //   account  the usage counted for the day: by the statement that stores a session turn's
 //            reply, or by one usage statement for a stateless turn
 //   store    a session turn's assistant message, complete, or failed with what arrived
+// When the tenant's chat uses knowledge bases, `reserve` first retrieves the chunks the turn's
+// question finds there (knowledge/retrieve.ts) and adds them to the context it reserves for;
+// they are the reply's `sources`.
 import type { FastifyBaseLogger } from 'fastify';
-import type { MessageRow, TenantRow } from '../db/schema.ts';
+import type { MessageRow, MessageSource } from '../db/schema.ts';
 import { AppError, forbidden, invalid, notFound } from '../errors.ts';
-import type { Fernet } from '../lib/fernet.ts';
 import type { Role } from '../lib/jwt.ts';
+import { providerKeyOf, type ProviderKeys } from '../lib/provider-key.ts';
 import {
   checkRequestedModel,
   resolveSettings,
   type SettingsDefaults,
   type TenantSettings,
 } from '../lib/settings.ts';
+import type { Retriever } from '../knowledge/retrieve.ts';
 import type { Metrics } from '../plugins/metrics.ts';
 import type { NewAssistantMessage, SessionsRepository } from '../repositories/sessions.ts';
 import { versionKey, type TenantsRepository, type VersionedTenant } from '../repositories/tenants.ts';
@@ -39,18 +43,16 @@ import { PreconditionFailed, type RateLimiter, type Reservation } from './rate-l
 /** Earlier messages sent to the model with each session turn. */
 export const HISTORY_LIMIT = 50;
 
-export interface TurnDeps {
+export interface TurnDeps extends ProviderKeys {
   tenants: Pick<TenantsRepository, 'getForTurn'>;
   settingsDefaults: SettingsDefaults;
-  /** Reads tenants' own provider keys; without it a tenant that set one cannot chat. */
-  fernet: Fernet | undefined;
-  /** The platform's provider key (OPENROUTER_API_KEY), for tenants without their own. */
-  platformKey: string | undefined;
   limiter: Pick<RateLimiter, 'reserve' | 'settle'>;
   llm: Pick<Llm, 'complete' | 'stream'>;
   sessions: Pick<SessionsRepository, 'get' | 'turnHistory' | 'storeUserMessage' | 'finishTurn'>;
   usage: Pick<UsageRepository, 'record'>;
   metrics: Pick<Metrics, 'llmDuration' | 'llmTimeToFirstToken' | 'llmTokens'>;
+  /** Retrieval from the tenant's knowledge bases (its `knowledgeBases` setting). */
+  knowledge: Pick<Retriever, 'forTurn'>;
 }
 
 export interface TurnCaller {
@@ -99,6 +101,8 @@ export interface StatelessTurnResult {
   result: CompletionResult;
   usage: Usage;
   rateLimitHeaders: Record<string, string>;
+  /** The chunks the model was given; undefined when the tenant's chat uses no knowledge base. */
+  sources: MessageSource[] | undefined;
 }
 
 /** A turn the limiter admitted: the model call it makes and what it reserved. */
@@ -106,6 +110,8 @@ interface AdmittedTurn {
   tenantId: string;
   request: Omit<CompletionRequest, 'signal'>;
   reservation: Reservation;
+  /** Knowledge-base chunks in the context; undefined when the tenant's chat uses none. */
+  sources: MessageSource[] | undefined;
 }
 
 /** How the model call ended; `usage` is undefined when a failed call produced nothing. */
@@ -119,26 +125,6 @@ export function createChatTurns(deps: TurnDeps) {
   const { limiter, llm, sessions, metrics } = deps;
 
   // --- prepare --------------------------------------------------------------------------
-
-  /** The platform key, or the tenant's own provider key when it set one. */
-  function providerKeyOf(tenant: TenantRow): string {
-    if (tenant.providerKeyEncrypted !== null) {
-      if (deps.fernet === undefined) {
-        throw new AppError(
-          'not_configured',
-          'FERNET_KEY is not configured: the tenant provider key cannot be read',
-        );
-      }
-      return deps.fernet.decrypt(tenant.providerKeyEncrypted);
-    }
-    if (deps.platformKey === undefined) {
-      throw new AppError(
-        'not_configured',
-        'no provider key is configured (OPENROUTER_API_KEY or the tenant key)',
-      );
-    }
-    return deps.platformKey;
-  }
 
   /** What the model call needs, from the caller's tenant; refuses before anything is reserved. */
   function prepare(tenantId: string, tenant: VersionedTenant | undefined, input: TurnInput) {
@@ -157,7 +143,7 @@ export function createChatTurns(deps: TurnDeps) {
     return {
       settings,
       models: [model, ...settings.fallbackModels.filter((m) => m !== model)],
-      apiKey: providerKeyOf(tenant.row),
+      apiKey: providerKeyOf(tenant.row, deps),
       maxTokens: asked?.value ?? settings.maxOutputTokens,
       // Without a version (Redis was unreachable) nothing can match: the turn reloads.
       precondition: { key: versionKey(tenantId), value: tenant.version ?? 'unknown' },
@@ -198,12 +184,36 @@ export function createChatTurns(deps: TurnDeps) {
 
   // --- reserve --------------------------------------------------------------------------
 
-  /** Admits the turn for this context, its tokens reserved, under the settings it was prepared with. */
+  /**
+   * Admits the turn for this context, its tokens reserved, under the settings it was prepared
+   * with. When the tenant's chat uses knowledge bases, the chunks `query` finds there go into
+   * the context first (a system message before the last message), so the reservation counts them.
+   */
   async function reserve(
-    tenantId: string,
+    input: TurnInput,
     prepared: Prepared,
-    messages: ChatMessage[],
+    context: ChatMessage[],
+    query: string,
   ): Promise<AdmittedTurn> {
+    const { tenantId } = input.caller;
+    const { knowledgeBases, knowledgeTopK, knowledgeMaxTokens } = prepared.settings;
+    let sources: MessageSource[] | undefined;
+    let messages = context;
+    if (knowledgeBases.length > 0) {
+      const found = await deps.knowledge.forTurn({
+        tenantId,
+        apiKey: prepared.apiKey,
+        knowledgeBaseIds: knowledgeBases,
+        query,
+        topK: knowledgeTopK,
+        maxTokens: knowledgeMaxTokens,
+        log: input.log,
+      });
+      sources = found.sources;
+      if (found.message !== undefined) {
+        messages = [...context.slice(0, -1), found.message, ...context.slice(-1)];
+      }
+    }
     const reservation = await limiter.reserve(
       tenantId,
       prepared.settings.rateLimit,
@@ -216,7 +226,7 @@ export function createChatTurns(deps: TurnDeps) {
       messages,
       maxTokens: prepared.maxTokens,
     };
-    return { tenantId, request, reservation };
+    return { tenantId, request, reservation, sources };
   }
 
   /** Gives back a reservation whose turn never reached the model. Best effort. */
@@ -226,7 +236,8 @@ export function createChatTurns(deps: TurnDeps) {
 
   function admitStateless(input: StatelessTurnInput): Promise<AdmittedTurn> {
     return withPrepared(input, async (prepared) => {
-      const turn = await reserve(input.caller.tenantId, prepared, input.messages);
+      const question = input.messages.findLast((m) => m.role === 'user')?.content ?? '';
+      const turn = await reserve(input, prepared, input.messages, question);
       return { ...turn, request: { ...turn.request, ...input.sampling } };
     });
   }
@@ -250,7 +261,7 @@ export function createChatTurns(deps: TurnDeps) {
       if (systemPrompt !== '') context.push({ role: 'system', content: systemPrompt });
       for (const m of history) context.push({ role: m.role, content: m.content });
       context.push({ role: 'user', content: input.content });
-      const turn = await reserve(caller.tenantId, prepared, context);
+      const turn = await reserve(input, prepared, context, input.content);
       let stored: Awaited<ReturnType<TurnDeps['sessions']['storeUserMessage']>>;
       try {
         stored = await sessions.storeUserMessage({
@@ -356,6 +367,7 @@ export function createChatTurns(deps: TurnDeps) {
       promptTokens: usage?.promptTokens ?? null,
       completionTokens: usage?.completionTokens ?? null,
       error: outcome.failure?.code ?? null,
+      sources: turn.sources ?? null,
     };
   }
 
@@ -416,13 +428,22 @@ export function createChatTurns(deps: TurnDeps) {
   async function streamSessionTurn(
     input: SessionTurnInput &
       Streamed & {
-        onAdmitted(admitted: { message: MessageRow; rateLimitHeaders: Record<string, string> }): void;
+        /** `sources`: the turn's knowledge-base chunks (undefined when the tenant's chat uses none). */
+        onAdmitted(admitted: {
+          message: MessageRow;
+          rateLimitHeaders: Record<string, string>;
+          sources: MessageSource[] | undefined;
+        }): void;
         onDelta(piece: string): void;
       },
   ): Promise<Omit<SessionTurnResult, 'rateLimitHeaders'> & { failure?: AppError }> {
     const admitted = await admitSession(input, true);
     const { turn } = admitted;
-    input.onAdmitted({ message: admitted.userMessage, rateLimitHeaders: turn.reservation.headers });
+    input.onAdmitted({
+      message: admitted.userMessage,
+      rateLimitHeaders: turn.reservation.headers,
+      sources: turn.sources,
+    });
     const outcome = await call(input.log, turn, {
       signal: input.signal,
       onPiece: (piece) => {
@@ -442,7 +463,12 @@ export function createChatTurns(deps: TurnDeps) {
     const outcome = await call(input.log, turn);
     await finishStateless(input.log, turn, outcome);
     if (outcome.failure !== undefined) throw failed(turn, outcome.failure);
-    return { result: outcome.result, usage: outcome.usage, rateLimitHeaders: turn.reservation.headers };
+    return {
+      result: outcome.result,
+      usage: outcome.usage,
+      rateLimitHeaders: turn.reservation.headers,
+      sources: turn.sources,
+    };
   }
 
   /**
@@ -453,12 +479,15 @@ export function createChatTurns(deps: TurnDeps) {
   async function streamStatelessTurn(
     input: StatelessTurnInput &
       Streamed & {
-        onAdmitted(admitted: { rateLimitHeaders: Record<string, string> }): void;
+        onAdmitted(admitted: {
+          rateLimitHeaders: Record<string, string>;
+          sources: MessageSource[] | undefined;
+        }): void;
         onPiece(piece: string, model: string): void;
       },
   ): Promise<{ result: CompletionResult; usage: Usage; failure?: undefined } | { failure: AppError }> {
     const turn = await admitStateless(input);
-    input.onAdmitted({ rateLimitHeaders: turn.reservation.headers });
+    input.onAdmitted({ rateLimitHeaders: turn.reservation.headers, sources: turn.sources });
     const outcome = await call(input.log, turn, input);
     await finishStateless(input.log, turn, outcome);
     return outcome.failure === undefined

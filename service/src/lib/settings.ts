@@ -9,6 +9,12 @@ export interface TenantSettings {
   fallbackModels: string[];
   rateLimit: { rpm: number; tpm: number };
   maxOutputTokens: number;
+  /** The knowledge bases chat turns answer from (ids of the tenant's). */
+  knowledgeBases: string[];
+  /** Chunks a turn gives the model, at most. */
+  knowledgeTopK: number;
+  /** Tokens (characters / 4) those chunks may add to a turn's context, at most. */
+  knowledgeMaxTokens: number;
 }
 
 export interface SettingsDefaults {
@@ -18,6 +24,8 @@ export interface SettingsDefaults {
 }
 
 export const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
+export const DEFAULT_KNOWLEDGE_TOP_K = 5;
+export const DEFAULT_KNOWLEDGE_MAX_TOKENS = 2000;
 
 /** A PATCH body's settings: a value sets a key, `null` resets it to its default. */
 export interface SettingsPatch {
@@ -27,6 +35,9 @@ export interface SettingsPatch {
   fallbackModels?: string[] | null;
   rateLimit?: { rpm?: number | null; tpm?: number | null } | null;
   maxOutputTokens?: number | null;
+  knowledgeBases?: string[] | null;
+  knowledgeTopK?: number | null;
+  knowledgeMaxTokens?: number | null;
 }
 
 /** Settings only a platform admin may change. */
@@ -43,6 +54,9 @@ export function resolveSettings(stored: TenantSettingsStored, defaults: Settings
       tpm: stored.rateLimit?.tpm ?? defaults.defaultRateLimitTpm,
     },
     maxOutputTokens: stored.maxOutputTokens ?? DEFAULT_MAX_OUTPUT_TOKENS,
+    knowledgeBases: stored.knowledgeBases ?? [],
+    knowledgeTopK: stored.knowledgeTopK ?? DEFAULT_KNOWLEDGE_TOP_K,
+    knowledgeMaxTokens: stored.knowledgeMaxTokens ?? DEFAULT_KNOWLEDGE_MAX_TOKENS,
   };
 }
 

@@ -8,6 +8,7 @@ import { createRateLimiter, type RateLimiter } from '../chat/rate-limit.ts';
 import { createChatTurns, type ChatTurns } from '../chat/turn.ts';
 import type { Config } from '../config.ts';
 import { createDatabase, type Database } from '../db/client.ts';
+import { createKnowledge, type Knowledge, type KnowledgeSettings } from '../knowledge/service.ts';
 import { Fernet } from '../lib/fernet.ts';
 import { createTokenSigner, createTokenVerifier } from '../lib/jwt.ts';
 import type { SettingsDefaults } from '../lib/settings.ts';
@@ -36,12 +37,32 @@ export interface Services {
   metrics: Metrics;
   /** Chat turns, for the sessions and the OpenAI-compatible routes. */
   turns: ChatTurns;
+  /** Knowledge bases: documents, ingestion jobs (and this process's workers), search. */
+  knowledge: Knowledge;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
   }
+}
+
+/** The knowledge-base settings of the configuration. */
+export function knowledgeSettingsOf(config: Config): KnowledgeSettings {
+  return {
+    uploadsDir: config.uploadsDir,
+    maxUploadBytes: config.kbMaxUploadBytes,
+    embeddingModel: config.embeddingModel,
+    embeddingBatchSize: config.embeddingBatchSize,
+    embeddingMaxRetries: config.embeddingMaxRetries,
+    chunkSize: config.kbChunkSize,
+    chunkOverlap: config.kbChunkOverlap,
+    workerConcurrency: config.kbWorkerConcurrency,
+    jobAttempts: config.kbJobAttempts,
+    jobBackoffMs: config.kbJobBackoffMs,
+    sweepSeconds: config.kbSweepSeconds,
+    queuePrefix: config.kbQueuePrefix,
+  };
 }
 
 export function createRedis(url: string): Redis {
@@ -92,6 +113,17 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
     onRefusal: (limit) => app.metrics.rateLimitRefusals.inc({ limit }),
   });
   const metrics = app.metrics;
+  const keys = { fernet, platformKey: config.openrouterApiKey };
+  const knowledge = createKnowledge({
+    database,
+    redisUrl: config.redisUrl,
+    providerBaseUrl: config.openrouterBaseUrl,
+    timeoutMs: config.llmTimeoutMs,
+    tenants,
+    keys,
+    settings: knowledgeSettingsOf(config),
+    log: app.log,
+  });
   const services: Services = {
     config,
     database,
@@ -112,18 +144,29 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
     turns: createChatTurns({
       tenants,
       settingsDefaults,
-      fernet,
-      platformKey: config.openrouterApiKey,
+      ...keys,
       limiter,
       llm,
       sessions,
       usage,
       metrics,
+      knowledge: knowledge.retriever,
     }),
+    knowledge,
   };
   app.decorate('services', services);
 
+  // The workers start once the app is ready (KB_WORKER_CONCURRENCY of them; none at 0).
+  app.addHook('onReady', (done) => {
+    knowledge.startWorkers();
+    done();
+  });
+
   app.addHook('onClose', async () => {
+    // Jobs running get part of the shutdown grace to finish, while the database is open.
+    await knowledge
+      .close(Math.floor(config.shutdownGraceMs / 2))
+      .catch((error: unknown) => app.log.warn({ err: error }, 'closing the knowledge-base workers failed'));
     await Promise.allSettled([
       database.close(),
       redis.quit().catch(() => redis.disconnect()),

@@ -1,7 +1,7 @@
 // Chat sessions and their messages, always inside one tenant.
 import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
 import { pgErrorCode, type Database } from '../db/client.ts';
-import { messages, sessions, type MessageRow, type SessionRow } from '../db/schema.ts';
+import { messages, sessions, type MessageRow, type MessageSource, type SessionRow } from '../db/schema.ts';
 
 export type NewAssistantMessage = {
   content: string;
@@ -10,6 +10,8 @@ export type NewAssistantMessage = {
   promptTokens: number | null;
   completionTokens: number | null;
   error: string | null;
+  /** The knowledge-base chunks the model was given; null when the tenant's chat uses none. */
+  sources: MessageSource[] | null;
 };
 
 const TITLE_LENGTH = 80;
@@ -30,6 +32,7 @@ const MESSAGE_COLUMNS = [
   'prompt_tokens',
   'completion_tokens',
   'error',
+  'sources',
   'created_at',
 ];
 
@@ -49,6 +52,7 @@ interface MessageSqlRow {
   prompt_tokens: number | null;
   completion_tokens: number | null;
   error: string | null;
+  sources: MessageSource[] | null;
   /** Text: drizzle switches postgres.js's timestamp parsing off for its own mapping. */
   created_at: string;
 }
@@ -66,6 +70,7 @@ function messageFromSql(row: MessageSqlRow): MessageRow {
     promptTokens: row.prompt_tokens,
     completionTokens: row.completion_tokens,
     error: row.error,
+    sources: row.sources,
     createdAt: new Date(row.created_at),
   };
 }
@@ -221,7 +226,8 @@ export function createSessionsRepository(deps: { database: Database }) {
       const rows = await sql<MessageSqlRow[]>`select ${sql(MESSAGE_COLUMNS)}
           from chatbot_finish_turn(${tenantId}, ${sessionId}, ${input.messageId ?? null}, ${utcDay()},
                                    ${reply.content}, ${reply.status}, ${reply.model},
-                                   ${reply.promptTokens}, ${reply.completionTokens}, ${reply.error})`;
+                                   ${reply.promptTokens}, ${reply.completionTokens}, ${reply.error},
+                                   ${reply.sources === null ? null : JSON.stringify(reply.sources)}::jsonb)`;
       const row = rows[0];
       return row === undefined ? undefined : messageFromSql(row);
     } catch (error) {

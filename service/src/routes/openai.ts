@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { ChatMessage } from '../chat/llm.ts';
 import type { Usage } from '../chat/turn.ts';
+import type { MessageSource } from '../db/schema.ts';
 import { AppError, type ErrorCode } from '../errors.ts';
 import { chatCaller } from '../lib/access.ts';
 import { modelsOf, resolveSettings } from '../lib/settings.ts';
@@ -150,25 +151,34 @@ const openAiRoutes: FastifyPluginAsyncTypebox = async (app) => {
           },
         ],
         usage: usageOf(turn.usage),
+        ...(turn.sources === undefined ? {} : { sources: turn.sources }),
       };
     }
 
     // Chunks in OpenAI's format; the stream starts with the first piece the provider sends,
     // so a failure before it is a plain HTTP error.
     const events = openEventStream(reply, { format: 'data', openStreams: services.metrics.openStreams });
-    const chunk = (model: string, delta: Record<string, unknown>, finishReason: string | null) =>
+    // The turn's knowledge-base sources ride on the first chunk.
+    let sources: MessageSource[] | undefined;
+    const chunk = (model: string, delta: Record<string, unknown>, finishReason: string | null) => {
+      const first = !events.started && sources !== undefined ? { sources } : {};
       events.send({
         id,
         object: 'chat.completion.chunk',
         created,
         model,
         choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+        ...first,
       });
+    };
     try {
       const turn = await services.turns.streamStatelessTurn({
         ...input,
         signal: events.signal,
-        onAdmitted: ({ rateLimitHeaders }) => reply.headers(rateLimitHeaders),
+        onAdmitted: (admitted) => {
+          reply.headers(admitted.rateLimitHeaders);
+          sources = admitted.sources;
+        },
         onPiece: (piece, model) => {
           if (!events.started) chunk(model, { role: 'assistant', content: '' }, null);
           if (piece !== '') chunk(model, { content: piece }, null);

@@ -176,9 +176,10 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
             content,
             model,
             signal: events.signal,
-            onAdmitted: ({ message, rateLimitHeaders }) => {
+            onAdmitted: ({ message, rateLimitHeaders, sources }) => {
               reply.headers(rateLimitHeaders);
               events.send('message', presentMessage(message));
+              if (sources !== undefined) events.send('sources', { sources });
             },
             onDelta: (piece) => events.send('delta', { content: piece }),
           });
@@ -202,6 +203,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         const outcome = await runIdempotent(services.idempotency, scope, hash, streamTurn, { waitMs });
         if (outcome.replayed) {
           events.send('message', outcome.result.message);
+          if (outcome.result.reply.sources !== undefined)
+            events.send('sources', { sources: outcome.result.reply.sources });
           if (outcome.result.reply.content !== '')
             events.send('delta', { content: outcome.result.reply.content });
           events.send('done', outcome.result.reply);

@@ -12,6 +12,7 @@ import {
   resolveSettings,
   type SettingsPatch,
 } from '../lib/settings.ts';
+import type { TenantSettingsStored } from '../db/schema.ts';
 import { errorResponses, IdParams, page as pageOf, Uuid } from '../schemas/common.ts';
 import {
   ApiKey,
@@ -36,8 +37,19 @@ export function slugify(name: string): string {
 }
 
 const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { tenants, apiKeys, settingsDefaults, fernet } = app.services;
+  const { tenants, apiKeys, settingsDefaults, fernet, knowledge } = app.services;
   const present = (row: Parameters<typeof presentTenant>[0]) => presentTenant(row, settingsDefaults);
+
+  /** `knowledgeBases` names only knowledge bases of the tenant. */
+  async function checkKnowledgeBases(tenantId: string, settings: TenantSettingsStored): Promise<void> {
+    const named = settings.knowledgeBases ?? [];
+    if (named.length === 0) return;
+    const found = await knowledge.repository.existingBases({ tenantId, ids: named });
+    const unknown = named.filter((id) => !found.includes(id));
+    if (unknown.length > 0) {
+      throw invalid(`knowledgeBases names ${unknown.join(', ')}, not knowledge bases of this tenant`);
+    }
+  }
 
   async function tenantOr404(id: string) {
     const row = await tenants.get(id);
@@ -55,6 +67,10 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (slug === '') throw invalid('a slug cannot be derived from this name: give one with "slug"', 'slug');
       const settings = mergeSettings({}, patch);
       checkModels(resolveSettings(settings, settingsDefaults));
+      // A new tenant has no knowledge bases yet.
+      if ((settings.knowledgeBases ?? []).length > 0) {
+        throw invalid('knowledgeBases names knowledge bases this tenant does not have');
+      }
       const row = await tenants.create({ name, slug, settings });
       return reply.code(201).send(present(row));
     },
@@ -100,6 +116,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const current = await tenantOr404(id);
       const settings = mergeSettings(current.settings, patch);
       checkModels(resolveSettings(settings, settingsDefaults));
+      if (patch.knowledgeBases != null) await checkKnowledgeBases(id, settings);
       const row = await tenants.update(id, {
         ...(request.body.name === undefined ? {} : { name: request.body.name }),
         settings,
@@ -119,6 +136,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
         requirePlatformAdmin(request.principal); // 403 in one's own
       }
       if (!(await tenants.remove(id))) throw notFound('tenant');
+      await knowledge.storage.removeTenant(id);
       return reply.code(204).send(null);
     },
   );

@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
 import { Nullable, Timestamp, Uuid } from './common.ts';
+import { Source } from './knowledge-bases.ts';
 
 export const Session = Type.Object({
   id: Uuid,
@@ -17,6 +18,7 @@ export const Message = Type.Object({
   status: Type.Union([Type.Literal('complete'), Type.Literal('streaming'), Type.Literal('failed')]),
   model: Type.Optional(Type.String()),
   usage: Type.Optional(Usage),
+  sources: Type.Optional(Type.Array(Source)),
   createdAt: Timestamp,
 });
 

@@ -26,6 +26,9 @@ export const SettingsPatch = Type.Object(
       ),
     ),
     maxOutputTokens: Type.Optional(Nullable(MaxOutputTokens)),
+    knowledgeBases: Type.Optional(Nullable(Type.Array(Uuid, { maxItems: 10, uniqueItems: true }))),
+    knowledgeTopK: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 20 }))),
+    knowledgeMaxTokens: Type.Optional(Nullable(Type.Integer({ minimum: 100, maximum: 32_000 }))),
   },
   { additionalProperties: false },
 );
@@ -37,6 +40,9 @@ export const Settings = Type.Object({
   fallbackModels: Type.Array(Type.String()),
   rateLimit: Type.Object({ rpm: Type.Integer(), tpm: Type.Integer() }),
   maxOutputTokens: Type.Integer(),
+  knowledgeBases: Type.Array(Type.String()),
+  knowledgeTopK: Type.Integer(),
+  knowledgeMaxTokens: Type.Integer(),
 });
 
 export const Tenant = Type.Object({

@@ -5,6 +5,9 @@
 // `stub/slow` streams with STUB_SLOW_DELAY_MS (default 300) between pieces, and
 // `stub/held:NAME` sends its first piece, then the rest only after `POST /control/release/NAME`
 // (a test outside the container decides when, e.g. after a deploy switched colors).
+// It also answers OpenAI's `/v1/embeddings` deterministically: words hashed into a vector of
+// `dimensions` (the request's, else 256), normalised, so texts sharing words are near; tests
+// script failures (429, 5xx) per request like the chat behaviours.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -42,10 +45,34 @@ export interface StubRequest {
   receivedAt: number;
 }
 
+/** How the stub answers one `/v1/embeddings` request. */
+export type EmbeddingBehavior = (
+  | {
+      kind: 'embed';
+      /** Answers only once this settles. */
+      hold?: Promise<unknown>;
+    }
+  /** `retryAfterMs` becomes a `retry-after-ms` header (the SDK waits that long before retrying). */
+  | { kind: 'error'; status: number; message?: string; retryAfterMs?: number }
+) & {
+  /** A queued behaviour with a model applies to the next request for that model only. */
+  model?: string;
+};
+
+export interface EmbeddingRequest {
+  body: { model: string; input: string | string[]; dimensions?: number; encoding_format?: string };
+  authorization: string | undefined;
+}
+
 export interface LlmStub {
   /** Base URL ending in /v1, for OPENROUTER_BASE_URL. */
   url: string;
   requests: StubRequest[];
+  /** `/v1/embeddings` requests, in arrival order. */
+  embeddingRequests: EmbeddingRequest[];
+  /** Behaviours for the next embedding requests, in order; then the default. */
+  enqueueEmbeddings(...behaviors: EmbeddingBehavior[]): void;
+  setEmbeddingsDefault(behavior: EmbeddingBehavior): void;
   enqueue(...behaviors: StubBehavior[]): void;
   setDefault(behavior: StubBehavior): void;
   /** Requests whose response has not ended (streams in flight, hanging calls). */
@@ -66,12 +93,41 @@ export function splitWords(text: string): string[] {
   return text.match(/\s*\S+/g) ?? [text];
 }
 
+/** Dimensions of the stub's embeddings when a request names none. */
+export const STUB_EMBEDDING_DIMENSIONS = 256;
+
+/**
+ * The stub's embedding of a text: each word (lower case) hashed, with the model's name, to a
+ * dimension and a sign; the sum normalised to length 1. Texts sharing words are near; another
+ * model gives other vectors.
+ */
+export function stubEmbedding(text: string, dimensions: number, model: string): number[] {
+  const vector = new Array<number>(dimensions).fill(0);
+  for (const word of text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []) {
+    let hash = 0x811c9dc5;
+    for (const c of `${model}\u0000${word}`) {
+      hash ^= c.codePointAt(0)!;
+      hash = Math.imul(hash, 0x01000193) >>> 0;
+    }
+    vector[hash % dimensions]! += hash & 0x80000000 ? -1 : 1;
+  }
+  const norm = Math.hypot(...vector);
+  if (norm === 0) {
+    vector[0] = 1;
+    return vector;
+  }
+  return vector.map((x) => x / norm);
+}
+
 export async function startLlmStub(
   options: { port?: number; host?: string; slowDelayMs?: number } = {},
 ): Promise<LlmStub> {
   const queue: StubBehavior[] = [];
   let fallback: StubBehavior = { kind: 'reply' };
   const requests: StubRequest[] = [];
+  const embeddingRequests: EmbeddingRequest[] = [];
+  const embeddingQueue: EmbeddingBehavior[] = [];
+  let embeddingFallback: EmbeddingBehavior = { kind: 'embed' };
   const open = new Set<ServerResponse>();
   /** `stub/held:NAME` calls wait on these until released. */
   const held = new Map<string, { promise: Promise<void>; release: () => void }>();
@@ -99,6 +155,47 @@ export async function startLlmStub(
     return fallback;
   }
 
+  async function embeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let raw = '';
+    for await (const chunk of req) raw += chunk;
+    const body = JSON.parse(raw) as EmbeddingRequest['body'];
+    embeddingRequests.push({ body, authorization: req.headers.authorization });
+    const queued = embeddingQueue.findIndex((b) => b.model === undefined || b.model === body.model);
+    const behavior = queued === -1 ? embeddingFallback : embeddingQueue.splice(queued, 1)[0]!;
+    if (behavior.kind === 'error') {
+      res
+        .writeHead(behavior.status, {
+          'content-type': 'application/json',
+          ...(behavior.retryAfterMs === undefined ? {} : { 'retry-after-ms': String(behavior.retryAfterMs) }),
+        })
+        .end(
+          JSON.stringify({ error: { message: behavior.message ?? 'stub failure', type: 'server_error' } }),
+        );
+      return;
+    }
+    if (behavior.hold !== undefined) await behavior.hold;
+    const inputs = typeof body.input === 'string' ? [body.input] : body.input;
+    const dimensions = body.dimensions ?? STUB_EMBEDDING_DIMENSIONS;
+    const vectors = inputs.map((text) => stubEmbedding(text, dimensions, body.model));
+    const data = vectors.map((vector, index) => ({
+      object: 'embedding',
+      index,
+      embedding:
+        body.encoding_format === 'base64'
+          ? Buffer.from(new Float32Array(vector).buffer).toString('base64')
+          : vector,
+    }));
+    const tokens = inputs.reduce((n, text) => n + Math.ceil(text.length / 4), 0);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({
+        object: 'list',
+        data,
+        model: body.model,
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+      }),
+    );
+  }
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://stub');
     if (req.method === 'GET' && url.pathname === '/health') {
@@ -109,6 +206,10 @@ export async function startLlmStub(
     if (req.method === 'POST' && release !== null) {
       heldGate(decodeURIComponent(release[1]!)).release();
       res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'POST' && url.pathname === '/v1/embeddings') {
+      await embeddings(req, res);
       return;
     }
     if (req.method !== 'POST' || url.pathname !== '/v1/chat/completions') {
@@ -214,6 +315,11 @@ export async function startLlmStub(
   return {
     url: `http://${host}:${port}/v1`,
     requests,
+    embeddingRequests,
+    enqueueEmbeddings: (...behaviors) => embeddingQueue.push(...behaviors),
+    setEmbeddingsDefault: (behavior) => {
+      embeddingFallback = behavior;
+    },
     enqueue: (...behaviors) => queue.push(...behaviors),
     setDefault: (behavior) => {
       fallback = behavior;
@@ -223,6 +329,9 @@ export async function startLlmStub(
       queue.length = 0;
       requests.length = 0;
       fallback = { kind: 'reply' };
+      embeddingQueue.length = 0;
+      embeddingRequests.length = 0;
+      embeddingFallback = { kind: 'embed' };
     },
     close: async () => {
       server.closeAllConnections();

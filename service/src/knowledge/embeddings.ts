@@ -1,0 +1,144 @@
+// Embeddings through the OpenAI-compatible `/embeddings` of the provider (OPENROUTER_BASE_URL)
+// with the tenant's key, in batches. The SDK retries a 429, a 5xx or a dropped connection with
+// exponential backoff (0.5 s doubling to 8 s), honouring `Retry-After`/`retry-after-ms`;
+// what still fails is an EmbeddingError whose message says why without the provider's text
+// (which can quote the key).
+import OpenAI from 'openai';
+import { Agent, interceptors } from 'undici';
+import { createProviderFetch } from '../chat/llm.ts';
+
+export class EmbeddingError extends Error {
+  /** The provider's HTTP status, when it answered. */
+  readonly status: number | undefined;
+  constructor(message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'EmbeddingError';
+    this.status = options.status;
+  }
+}
+
+export interface EmbedRequest {
+  apiKey: string;
+  model: string;
+  /** Asked of the provider (`dimensions`); undefined or null: the model's own. */
+  dimensions?: number | null | undefined;
+  inputs: string[];
+  signal?: AbortSignal | undefined;
+  /** Overrides the embedder's retries (a chat turn's query waits less than ingestion). */
+  maxRetries?: number;
+}
+
+export interface EmbedderOptions {
+  baseUrl: string;
+  timeoutMs: number;
+  /** Retries of one request (429, 5xx, connection errors). */
+  maxRetries: number;
+  /** Inputs per request. */
+  batchSize: number;
+}
+
+const MAX_CLIENTS = 256;
+
+function describe(error: unknown): EmbeddingError {
+  if (error instanceof EmbeddingError) return error;
+  if (error instanceof OpenAI.APIConnectionTimeoutError) {
+    return new EmbeddingError('the embedding provider did not answer in time', { cause: error });
+  }
+  if (error instanceof OpenAI.APIConnectionError) {
+    return new EmbeddingError('the embedding provider could not be reached', { cause: error });
+  }
+  if (error instanceof OpenAI.APIError && error.status !== undefined) {
+    const what = error.status === 429 ? ' (rate limited)' : '';
+    const code =
+      typeof error.code === 'string' && /^[a-z0-9_.-]{1,60}$/i.test(error.code) ? `: ${error.code}` : '';
+    return new EmbeddingError(`the embedding provider answered ${error.status}${what}${code}`, {
+      status: error.status,
+      cause: error,
+    });
+  }
+  return new EmbeddingError('the embedding request failed', { cause: error });
+}
+
+export function createEmbedder(options: EmbedderOptions) {
+  const agent = new Agent({
+    keepAliveTimeout: 10_000,
+    headersTimeout: options.timeoutMs + 5_000,
+    bodyTimeout: options.timeoutMs + 5_000,
+  }).compose(interceptors.decompress());
+  const providerFetch = createProviderFetch(agent);
+  const clients = new Map<string, OpenAI>();
+
+  function clientFor(apiKey: string): OpenAI {
+    let client = clients.get(apiKey);
+    if (client === undefined) {
+      if (clients.size >= MAX_CLIENTS) clients.delete(clients.keys().next().value!);
+      client = new OpenAI({
+        apiKey,
+        baseURL: options.baseUrl,
+        timeout: options.timeoutMs,
+        maxRetries: options.maxRetries,
+        fetch: providerFetch,
+      });
+      clients.set(apiKey, client);
+    }
+    return client;
+  }
+
+  /** One request: the vectors of `inputs`, in their order. */
+  async function embedBatch(request: EmbedRequest): Promise<number[][]> {
+    let response: OpenAI.CreateEmbeddingResponse;
+    try {
+      response = await clientFor(request.apiKey).embeddings.create(
+        {
+          model: request.model,
+          input: request.inputs,
+          encoding_format: 'float',
+          ...(request.dimensions == null ? {} : { dimensions: request.dimensions }),
+        },
+        {
+          ...(request.signal === undefined ? {} : { signal: request.signal }),
+          ...(request.maxRetries === undefined ? {} : { maxRetries: request.maxRetries }),
+        },
+      );
+    } catch (error) {
+      throw describe(error);
+    }
+    const vectors: number[][] = new Array(request.inputs.length);
+    for (const item of response.data ?? []) {
+      if (Number.isInteger(item.index) && item.index >= 0 && item.index < vectors.length) {
+        vectors[item.index] = item.embedding;
+      }
+    }
+    const length = vectors[0]?.length ?? 0;
+    for (let i = 0; i < vectors.length; i++) {
+      const v = vectors[i];
+      if (!Array.isArray(v) || v.length === 0 || v.length !== length || !v.every(Number.isFinite)) {
+        throw new EmbeddingError('the embedding provider returned malformed vectors');
+      }
+    }
+    return vectors;
+  }
+
+  /**
+   * Every input's vector, `batchSize` inputs per request, one request at a time; `onBatch`
+   * gets each batch's vectors as it arrives (with the index of its first input).
+   */
+  async function embed(
+    request: EmbedRequest,
+    onBatch?: (vectors: number[][], offset: number) => Promise<void>,
+  ): Promise<void> {
+    for (let offset = 0; offset < request.inputs.length; offset += options.batchSize) {
+      const inputs = request.inputs.slice(offset, offset + options.batchSize);
+      const vectors = await embedBatch({ ...request, inputs });
+      await onBatch?.(vectors, offset);
+    }
+  }
+
+  async function close(): Promise<void> {
+    await agent.close();
+  }
+
+  return { embed, embedBatch, close, batchSize: options.batchSize };
+}
+
+export type Embedder = ReturnType<typeof createEmbedder>;
