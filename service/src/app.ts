@@ -43,7 +43,6 @@ export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
 
 export interface BuildOptions {
   logger?: FastifyServerOptions['logger'];
-  version?: string;
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}) {
@@ -129,7 +128,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
 
   await app.register(metricsPlugin);
   await app.register(servicesPlugin, { config });
-  await app.register(healthRoutes, { version: options.version ?? process.env.APP_VERSION ?? 'dev' });
+  await app.register(healthRoutes, { version: config.appVersion });
   await app.register(
     async (v1) => {
       await v1.register(authPlugin);

@@ -178,6 +178,10 @@ export const ENV = Type.Object({
     default: 25000,
     description: 'time to drain on SIGTERM',
   }),
+  APP_VERSION: Type.String({
+    default: 'dev',
+    description: 'the version `/health` reports; the image sets it (its VERSION build argument)',
+  }),
   WEB_ROOT: Type.Optional(
     Type.String({
       description:

@@ -38,6 +38,7 @@ describe('configuration', () => {
       defaultRateLimitTpm: 100000,
       rateLimitWindowSeconds: 60,
       shutdownGraceMs: 25000,
+      appVersion: 'dev',
       webRoot: undefined,
     });
   });
