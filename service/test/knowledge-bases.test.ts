@@ -5,6 +5,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { readEvents, startTestService, type TestService } from './support/harness.ts';
@@ -42,6 +43,8 @@ beforeAll(async () => {
       KB_CHUNK_SIZE: '300',
       KB_CHUNK_OVERLAP: '40',
       KB_MAX_UPLOAD_BYTES: '200000',
+      // The scheduled sweep stays out of the way; the sweep test calls it itself.
+      KB_SWEEP_SECONDS: '3600',
     },
   });
 });
@@ -533,4 +536,76 @@ async function chunkRows(baseId: string, documentId: string): Promise<number> {
   } finally {
     await sql.end();
   }
+}
+
+describe('the sweep', () => {
+  it('queues again a document whose job was lost, and drops index versions retired a while ago', async () => {
+    const tenant = await service.createTenant();
+    const base = await createBase(tenant);
+    const { knowledge } = service.app.services;
+    // A document stored while Redis was away: in Postgres, queued, without a job.
+    const file = await knowledge.storage.receive(
+      Readable.from([Buffer.from('# Lost\n\nThe lost document.')]),
+    );
+    const documentId = randomUUID();
+    await knowledge.repository.createDocument({
+      tenantId: tenant.id,
+      knowledgeBaseId: base.id,
+      id: documentId,
+      name: 'lost.md',
+      contentType: 'text/markdown',
+      bytes: file.bytes,
+      sha256: file.sha256,
+    });
+    await knowledge.storage.keep(file, { tenantId: tenant.id, knowledgeBaseId: base.id, id: documentId });
+    // A re-index leaves a retired version behind.
+    await uploadReady(tenant, base.id, { name: 'b.md', type: 'text/markdown', content: '# B\n\nBravo.' });
+    const reindex = await service.request('POST', `/v1/knowledge-bases/${base.id}/reindex`, {
+      token: tenant.adminToken,
+      body: {},
+    });
+    expect(reindex.status).toBe(202);
+    await vi.waitFor(async () => {
+      const kb = await service.request('GET', `/v1/knowledge-bases/${base.id}`, { token: tenant.adminToken });
+      expect(kb.body.reindex).toBeNull();
+    }, WAIT);
+    const retired = await owner<{ id: string }>(
+      (sql) => sql`select id from kb_indexes where knowledge_base_id = ${base.id} and state = 'retired'`,
+    );
+    expect(retired.length).toBe(1);
+    expect(await partitionExists(retired[0]!.id)).toBe(true);
+
+    // Nothing is idle long enough yet.
+    expect(await knowledge.ingestion.sweep()).toEqual({ requeued: 0, dropped: 0, failed: 0 });
+    // An hour later (KB_SWEEP_SECONDS), as far as the rows say:
+    await owner(
+      (sql) =>
+        sql`update kb_documents set updated_at = now() - interval '2 hours' where id = ${documentId}`,
+    );
+    await owner(
+      (sql) =>
+        sql`update kb_indexes set updated_at = now() - interval '2 hours' where id = ${retired[0]!.id}`,
+    );
+    expect(await knowledge.ingestion.sweep()).toEqual({ requeued: 1, dropped: 1, failed: 0 });
+    await settled(tenant, base.id, documentId, 'ready');
+    expect(await partitionExists(retired[0]!.id)).toBe(false);
+    expect((await search(tenant, base.id, 'lost document'))[0]!.documentId).toBe(documentId);
+  });
+});
+
+/** Runs statements as the database owner (outside row-level security). */
+async function owner<T = unknown>(work: (sql: postgres.Sql) => Promise<T[]> | postgres.PendingQuery<any>) {
+  const sql = postgres(service.databaseUrl, { max: 1, onnotice: () => {} });
+  try {
+    return (await work(sql)) as T[];
+  } finally {
+    await sql.end();
+  }
+}
+
+async function partitionExists(indexId: string): Promise<boolean> {
+  const rows = await owner<{ found: boolean }>(
+    (sql) => sql`select to_regclass(${`public.kb_chunks_${indexId.replace(/-/g, '')}`}) is not null as found`,
+  );
+  return rows[0]!.found;
 }

@@ -78,7 +78,7 @@ export interface TestService {
 
 /**
  * The service's environment in tests: the test database and Redis, the given JWT keys, a
- * fresh Fernet key and the LLM stub as the provider.
+ * fresh Fernet key and the LLM stub as the provider; no knowledge-base workers.
  */
 export function testServiceEnv(input: {
   databaseUrl: string;
@@ -96,6 +96,8 @@ export function testServiceEnv(input: {
     OPENROUTER_BASE_URL: input.stubUrl,
     DEFAULT_MODEL: 'test/model',
     LLM_TIMEOUT_MS: '5000',
+    // No knowledge-base workers unless a test asks for them (with a queue prefix of its own).
+    KB_WORKER_CONCURRENCY: '0',
   };
 }
 
