@@ -345,9 +345,8 @@ export async function buildToolchain(options: { rebuild?: boolean } = {}): Promi
     try {
       built.push(await buildComponent(c, goVer, options.rebuild ?? false));
     } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      log(`FAILED ${message}`);
-      failures.push(message);
+      failures.push(err instanceof Error ? err.message : String(err));
+      log(`${c.name}: FAILED (see the summary at the end)`);
     }
   }
   const stamp = readStamp();
