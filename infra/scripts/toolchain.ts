@@ -57,6 +57,11 @@ interface Component {
   kind: Kind;
   /** The npm package whose version (its package.json `pulumi.version`, else `version`) is built. */
   npmPackage: string;
+  /**
+   * Whether the built version must be the npm package's (the CLI matches plugin versions
+   * exactly). The language host need not match: its wrapper module says what it builds.
+   */
+  matchesNpm: boolean;
   /** The upstream Go module, for messages. */
   module: string;
   /** The wrapper module's directory under infra/toolchain/. */
@@ -73,6 +78,7 @@ const COMPONENTS: Component[] = [
     name: 'pulumi',
     kind: 'cli',
     npmPackage: '@pulumi/pulumi',
+    matchesNpm: true,
     module: 'github.com/pulumi/pulumi/pkg/v3',
     dir: 'pulumi',
     goPackage: 'github.com/pulumi/pulumi/pkg/v3/cmd/pulumi',
@@ -82,6 +88,7 @@ const COMPONENTS: Component[] = [
     name: 'nodejs',
     kind: 'language',
     npmPackage: '@pulumi/pulumi',
+    matchesNpm: false,
     module: 'github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3',
     dir: 'pulumi-language-nodejs',
     goPackage: 'github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3',
@@ -91,6 +98,7 @@ const COMPONENTS: Component[] = [
     name: 'docker',
     kind: 'resource',
     npmPackage: '@pulumi/docker',
+    matchesNpm: true,
     module: 'github.com/pulumi/pulumi-docker/provider/v5',
     dir: 'pulumi-resource-docker',
     goPackage: '.',
@@ -101,6 +109,7 @@ const COMPONENTS: Component[] = [
     name: 'command',
     kind: 'resource',
     npmPackage: '@pulumi/command',
+    matchesNpm: true,
     module: 'github.com/pulumi/pulumi-command/provider',
     dir: 'pulumi-resource-command',
     goPackage: '.',
@@ -110,6 +119,7 @@ const COMPONENTS: Component[] = [
     name: 'random',
     kind: 'resource',
     npmPackage: '@pulumi/random',
+    matchesNpm: true,
     module: 'github.com/pulumi/pulumi-random/provider/v4',
     dir: 'pulumi-resource-random',
     goPackage: '.',
@@ -119,6 +129,7 @@ const COMPONENTS: Component[] = [
     name: 'tls',
     kind: 'resource',
     npmPackage: '@pulumi/tls',
+    matchesNpm: true,
     module: 'github.com/pulumi/pulumi-tls/provider/v5',
     dir: 'pulumi-resource-tls',
     goPackage: '.',
@@ -240,19 +251,20 @@ interface Built {
 
 /** The cached binary of the component, built first when the cache has none. */
 async function buildComponent(c: Component, goVer: string, rebuild: boolean): Promise<Built> {
-  const version = npmVersion(c.npmPackage);
+  const wanted = npmVersion(c.npmPackage);
   const dir = join(TOOLCHAIN_DIR, c.dir);
   const where = relative(REPO_ROOT, dir);
   if (!existsSync(join(dir, 'go.mod'))) {
     throw new ToolchainError(
-      `${c.name} ${version}: no wrapper module ${where}/ for ${c.module} (see README.md, "Installing without internet access")`,
+      `${c.name} ${wanted}: no wrapper module ${where}/ for ${c.module} (see README.md, "Installing without internet access")`,
     );
   }
   const made = wrapperVersion(dir);
-  if (made !== version) {
+  const version = c.matchesNpm ? wanted : made;
+  if (version === undefined || made !== version) {
     throw new ToolchainError(
-      `${c.name}: ${c.npmPackage} asks for ${version}, but ${where}/go.mod is for ${made ?? 'no version'} ` +
-        `("// toolchain-version:" line): update the wrapper module to ${c.module} at ${version}`,
+      `${c.name}: ${c.npmPackage} asks for ${wanted}, but ${where}/go.mod is for ${made ?? 'no version'} ` +
+        `("// toolchain-version:" line): update the wrapper module to ${c.module} at ${wanted}`,
     );
   }
   const key = `${c.name}-${version}-${wrapperHash(dir, goVer)}`;
