@@ -1,7 +1,7 @@
 // The Pulumi Node.js language host, built from its Go module. The module has no tags of its
-// own (only pseudo-versions of release commits), and the module proxy this project's machines
-// reach serves none for the release of @pulumi/pulumi that package-lock.json pins: the newest
-// it serves is the one of the v3.184.0 release commit, built here with pkg and sdk at v3.184.0
+// own (only pseudo-versions of release commits), and none for v3.276.0 (the release
+// package-lock.json pins) could be found on the module proxy this project's machines reach; of
+// the releases v3.182.0 to v3.259.0 it serves the v3.184.0 one, built here with pkg and sdk at v3.184.0
 // (the host's go.mod replaces them with the same commit's directories). The CLI works with an
 // older language host; see README.md, "Installing without internet access".
 // toolchain-version: 3.184.0 (any version: the language host need not match @pulumi/pulumi)
