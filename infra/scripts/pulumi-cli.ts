@@ -52,7 +52,7 @@ async function pulumiBinary(): Promise<{ bin: string; toolchain: boolean }> {
     }
   }
   try {
-    await buildToolchain();
+    await buildToolchain({ onlyIfComplete: true });
   } catch (err) {
     throw new CliError(
       `${err instanceof ToolchainError ? err.message : String(err)}\n` +

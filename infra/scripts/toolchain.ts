@@ -348,8 +348,25 @@ function installPlugin(cli: string, b: Built, plugins: PluginEntry[]): void {
  * Builds (or takes from the cache) every component, installs them and checks the versions.
  * Goes on past a component that fails, then throws one error naming all that failed.
  */
-export async function buildToolchain(options: { rebuild?: boolean } = {}): Promise<void> {
+/**
+ * Builds what it can and installs it; fails naming every component that could not be built.
+ * `onlyIfComplete`: fail at once, before any long build, when a component has no wrapper
+ * module (a caller that needs the whole toolchain gains nothing from the rest).
+ */
+export async function buildToolchain(
+  options: { rebuild?: boolean; onlyIfComplete?: boolean } = {},
+): Promise<void> {
   const started = Date.now();
+  if (options.onlyIfComplete === true) {
+    const missing = COMPONENTS.filter((c) => !existsSync(join(TOOLCHAIN_DIR, c.dir, 'go.mod')));
+    if (missing.length > 0) {
+      throw new ToolchainError(
+        `the Pulumi toolchain cannot be built from Go modules here: no wrapper module for ` +
+          missing.map((c) => `${c.name} (${c.module})`).join(', ') +
+          ' (see README.md, "Installing without internet access")',
+      );
+    }
+  }
   const goVer = goVersion();
   const failures: string[] = [];
   const built: Built[] = [];
