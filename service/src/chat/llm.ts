@@ -162,6 +162,8 @@ export function createLlm(options: LlmOptions) {
     let lastError: unknown;
     let timedOut = false;
     for (const model of request.models) {
+      // A signal that aborted before this attempt fires no abort event: look first.
+      if (request.signal?.aborted === true) break;
       // One controller per attempt: the caller's signal, or LLM_TIMEOUT_MS without a byte.
       const attempt = new AbortController();
       const onOuterAbort = () => attempt.abort(request.signal?.reason);
