@@ -8,7 +8,7 @@ let t: Tenant;
 let bobToken: string;
 
 beforeAll(async () => {
-  svc = await startTestService({ env: { LLM_TIMEOUT_MS: '400' } });
+  svc = await startTestService({ env: { LLM_TIMEOUT_MS: '2000' } });
   t = await svc.createTenant();
   bobToken = await t.tokenFor('bob');
 });

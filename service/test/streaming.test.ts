@@ -8,7 +8,7 @@ let svc: TestService;
 let t: Awaited<ReturnType<TestService['createTenant']>>;
 
 beforeAll(async () => {
-  svc = await startTestService({ env: { LLM_TIMEOUT_MS: '1000' } });
+  svc = await startTestService({ env: { LLM_TIMEOUT_MS: '2500' } });
   t = await svc.createTenant();
 });
 afterAll(async () => svc?.close());
@@ -120,12 +120,19 @@ describe('streaming a reply', () => {
   });
 
   it('answers upstream_timeout when the provider stalls between pieces for LLM_TIMEOUT_MS', async () => {
-    svc.stub.enqueue({ kind: 'reply', chunks: ['first ', 'never'], delaysMs: [0, 1500] });
-    const sessionId = await newSession();
-    const events = await readEvents(await post(sessionId, { content: 'x', stream: true }));
-    expect(events.map((e) => e.event)).toEqual(['message', 'delta', 'error']);
-    expect(events.at(-1)!.data.code).toBe('upstream_timeout');
-    expect((await messagesOf(sessionId)).at(-1)).toMatchObject({ status: 'failed', content: 'first ' });
+    // The second piece never comes (until the test is over): only the timeout ends the call.
+    let release!: () => void;
+    const never = new Promise<void>((resolve) => (release = resolve));
+    svc.stub.enqueue({ kind: 'reply', chunks: ['first ', 'never'], holds: [undefined, never] });
+    try {
+      const sessionId = await newSession();
+      const events = await readEvents(await post(sessionId, { content: 'x', stream: true }));
+      expect(events.map((e) => e.event)).toEqual(['message', 'delta', 'error']);
+      expect(events.at(-1)!.data.code).toBe('upstream_timeout');
+      expect((await messagesOf(sessionId)).at(-1)).toMatchObject({ status: 'failed', content: 'first ' });
+    } finally {
+      release();
+    }
   });
 
   it('aborts the provider call when the client disconnects, storing what arrived as failed', async () => {
