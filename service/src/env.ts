@@ -68,6 +68,16 @@ export const ENV = Type.Object({
     }),
     ['postgres:', 'postgresql:'],
   ),
+  MIGRATION_DATABASE_URL: Type.Optional(
+    url(
+      Type.String({
+        secret: true,
+        description:
+          '`migrate` only: the database owner\'s postgres://...; then DATABASE_URL is the service\'s own login role, which `migrate` creates or updates (see "Database roles")',
+      }),
+      ['postgres:', 'postgresql:'],
+    ),
+  ),
   DB_POOL_SIZE: Type.Integer({
     minimum: 1,
     maximum: 1000,
@@ -118,6 +128,13 @@ export const ENV = Type.Object({
   JWT_AUDIENCE: Type.Optional(
     Type.String({ description: 'checked when set, and written into issued tokens' }),
   ),
+  REVOCATION_CHECK_SECONDS: Type.Integer({
+    minimum: 0,
+    maximum: 60,
+    default: 30,
+    description:
+      'how long a replica trusts its last look at the API key a minted token came through (0: every request); the replica that revokes a key knows at once',
+  }),
   FERNET_KEY: Type.Optional(
     Type.Refine(
       Type.String({
@@ -245,6 +262,13 @@ export const ENV = Type.Object({
     maximum: 3_600_000,
     default: 5000,
     description: 'wait before the second attempt of a failed job, doubling for each next one',
+  }),
+  KB_HNSW_MIN_CHUNKS: Type.Integer({
+    minimum: 0,
+    maximum: 100_000_000,
+    default: 4000,
+    description:
+      'chunks an index version holds before it gets an HNSW index (built in one pass); smaller versions are searched exactly',
   }),
   KB_SWEEP_SECONDS: Type.Integer({
     minimum: 1,

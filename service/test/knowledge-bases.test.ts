@@ -43,6 +43,8 @@ beforeAll(async () => {
       KB_CHUNK_SIZE: '300',
       KB_CHUNK_OVERLAP: '40',
       KB_MAX_UPLOAD_BYTES: '200000',
+      // Bases of a few chunks get their HNSW index, so searches here go through one.
+      KB_HNSW_MIN_CHUNKS: '2',
       // The scheduled sweep stays out of the way; the sweep test calls it itself.
       KB_SWEEP_SECONDS: '3600',
     },
@@ -138,6 +140,12 @@ describe('knowledge bases', () => {
       chunks: doc.chunks,
       reindex: null,
     });
+
+    // Past KB_HNSW_MIN_CHUNKS, the version has its HNSW index.
+    const [version] = await owner<{ id: string }>(
+      (sql) => sql`select active_index_id as id from knowledge_bases where id = ${base.id}`,
+    );
+    await vi.waitFor(async () => expect(await partitionExists(version!.id, '_hnsw')).toBe(true), WAIT);
 
     // Chunks follow the headings.
     const chunks = await service.request('GET', `/v1/knowledge-bases/${base.id}/documents/${doc.id}/chunks`, {
@@ -579,8 +587,7 @@ describe('the sweep', () => {
     expect(await knowledge.ingestion.sweep()).toEqual({ requeued: 0, dropped: 0, failed: 0 });
     // An hour later (KB_SWEEP_SECONDS), as far as the rows say:
     await owner(
-      (sql) =>
-        sql`update kb_documents set updated_at = now() - interval '2 hours' where id = ${documentId}`,
+      (sql) => sql`update kb_documents set updated_at = now() - interval '2 hours' where id = ${documentId}`,
     );
     await owner(
       (sql) =>
@@ -603,9 +610,10 @@ async function owner<T = unknown>(work: (sql: postgres.Sql) => Promise<T[]> | po
   }
 }
 
-async function partitionExists(indexId: string): Promise<boolean> {
+async function partitionExists(indexId: string, suffix = ''): Promise<boolean> {
   const rows = await owner<{ found: boolean }>(
-    (sql) => sql`select to_regclass(${`public.kb_chunks_${indexId.replace(/-/g, '')}`}) is not null as found`,
+    (sql) =>
+      sql`select to_regclass(${`public.kb_chunks_${indexId.replace(/-/g, '')}${suffix}`}) is not null as found`,
   );
   return rows[0]!.found;
 }

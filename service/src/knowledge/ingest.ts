@@ -50,6 +50,8 @@ export interface IngestionDeps {
   attempts: number;
   /** Work untouched this long (seconds) is looked after by the sweep. */
   idleSeconds: number;
+  /** Chunks a version holds before it gets an HNSW index (KB_HNSW_MIN_CHUNKS). */
+  hnswMinChunks: number;
   log: FastifyBaseLogger;
 }
 
@@ -130,6 +132,15 @@ export function createIngestion(deps: IngestionDeps) {
     );
   }
 
+  /** The version's HNSW index, when it has grown enough to need one. Best effort: the next document tries again. */
+  async function buildIndexIfDue(tenantId: string, indexId: string): Promise<void> {
+    try {
+      await repository.buildVectorIndex({ tenantId, indexId, minChunks: deps.hnswMinChunks });
+    } catch (error) {
+      log.warn({ err: error, tenantId, indexId }, 'could not build the HNSW index; searches stay exact');
+    }
+  }
+
   async function ingest(
     job: { tenantId: string; documentId: string },
     attempt: Attempt,
@@ -173,7 +184,10 @@ export function createIngestion(deps: IngestionDeps) {
           chunkCount: chunks.length,
           written,
         });
-        if (result.done) return 'ready';
+        if (result.done) {
+          await buildIndexIfDue(tenantId, result.active);
+          return 'ready';
+        }
         if (result.gone === true) return 'gone';
         // A re-index started (or swapped) meanwhile: its version needs this document too.
         versions = (await repository.liveIndexes({ tenantId, knowledgeBaseId: base.id })).filter((v) =>
@@ -237,6 +251,8 @@ export function createIngestion(deps: IngestionDeps) {
             index = fresh.index;
           }
         }
+        // A version big enough for an HNSW index goes live with it.
+        await repository.buildVectorIndex({ tenantId, indexId, minChunks: deps.hnswMinChunks });
         const swap = await repository.swapIndex({ tenantId, indexId });
         if (swap.swapped) {
           log.info({ tenantId, indexId, retired: swap.retired }, 'knowledge base re-indexed');

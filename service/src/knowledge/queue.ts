@@ -56,17 +56,19 @@ export function createKnowledgeQueue(options: KnowledgeQueueOptions) {
   const workers: Worker<KnowledgeJob>[] = [];
 
   function queueOf(): Queue<KnowledgeJob> {
-    queue ??= new Queue<KnowledgeJob>(QUEUE_NAME, {
-      connection,
-      prefix: options.prefix,
-      defaultJobOptions: {
-        attempts: options.attempts,
-        backoff: { type: 'exponential', delay: options.backoffMs },
-        removeOnComplete: true,
-        removeOnFail: true,
-      },
-    });
-    queue.on('error', (error) => log.warn({ err: error }, 'job queue error'));
+    if (queue === undefined) {
+      queue = new Queue<KnowledgeJob>(QUEUE_NAME, {
+        connection,
+        prefix: options.prefix,
+        defaultJobOptions: {
+          attempts: options.attempts,
+          backoff: { type: 'exponential', delay: options.backoffMs },
+          removeOnComplete: true,
+          removeOnFail: true,
+        },
+      });
+      queue.on('error', (error) => log.warn({ err: error }, 'job queue error'));
+    }
     return queue;
   }
 

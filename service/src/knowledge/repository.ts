@@ -66,6 +66,9 @@ const vectorText = (v: number[]) => `[${v.join(',')}]`;
 /** Reciprocal rank fusion's constant: score = sum of 1 / (RRF_K + rank). */
 export const RRF_K = 60;
 
+/** Full-text matches ranked per search, at most, for every word and for any word of the query. */
+export const MATCHES_RANKED = 500;
+
 const STATUSES: DocumentStatus[] = ['queued', 'processing', 'ready', 'failed'];
 
 const uuidList = (ids: readonly string[]): SQL =>
@@ -464,10 +467,7 @@ export function createKnowledgeRepository(deps: { database: Database }) {
     });
   }
 
-  /**
-   * Records a version's dimensions from its first embeddings and builds its HNSW index; the
-   * dimensions it has if another worker recorded them first.
-   */
+  /** Records a version's dimensions from its first embeddings; those it has if another worker recorded them first. */
   async function recordDimensions(input: {
     tenantId: string;
     indexId: string;
@@ -482,8 +482,24 @@ export function createKnowledgeRepository(deps: { database: Database }) {
         .select({ dimensions: kbIndexes.dimensions })
         .from(kbIndexes)
         .where(eq(kbIndexes.id, input.indexId));
-      await prepareIndex(tx, input.tenantId, input.indexId);
       return row?.dimensions ?? input.dimensions;
+    });
+  }
+
+  /**
+   * Builds a version's HNSW index once it holds `minChunks` chunks (migration 0007); true when
+   * it has one. Inserts into the version wait while it builds; searches do not.
+   */
+  async function buildVectorIndex(input: {
+    tenantId: string;
+    indexId: string;
+    minChunks: number;
+  }): Promise<boolean> {
+    return database.withTenant(input.tenantId, async (tx) => {
+      const rows = await tx.execute<{ built: boolean }>(
+        sql`select chatbot_kb_build_hnsw(${input.tenantId}::uuid, ${input.indexId}::uuid, ${input.minChunks}::int) as built`,
+      );
+      return rows[0]?.built === true;
     });
   }
 
@@ -563,7 +579,7 @@ export function createKnowledgeRepository(deps: { database: Database }) {
     knowledgeBaseId: string;
     chunkCount: number;
     written: string[];
-  }): Promise<{ done: true } | { done: false; missing: string[]; gone?: boolean }> {
+  }): Promise<{ done: true; active: string } | { done: false; missing: string[]; gone?: boolean }> {
     return database.withTenant(input.tenantId, async (tx) => {
       const [base] = await tx
         .select()
@@ -585,7 +601,9 @@ export function createKnowledgeRepository(deps: { database: Database }) {
         })
         .where(and(eq(kbDocuments.id, input.documentId), eq(kbDocuments.status, 'processing')))
         .returning({ id: kbDocuments.id });
-      return row === undefined ? { done: false, missing: [], gone: true } : { done: true };
+      return row === undefined
+        ? { done: false, missing: [], gone: true }
+        : { done: true, active: base.activeIndexId };
     });
   }
 
@@ -814,10 +832,13 @@ export function createKnowledgeRepository(deps: { database: Database }) {
 
   /**
    * Hybrid search over the given current versions: for each version with a query vector,
-   * its `candidates` nearest chunks (HNSW, cosine); over all of them, the `candidates` best
-   * full-text matches (GIN; the query's words OR-ed); fused by reciprocal rank. Chunks of
-   * documents that are not ready are skipped inside the index scans (pgvector's iterative
-   * scan keeps walking the graph until enough pass), so they take no place in the ranking.
+   * its `candidates` nearest chunks by cosine distance (its HNSW index, or an exact scan while
+   * it is small); over all of them, the `candidates` best full-text matches; fused by
+   * reciprocal rank. Full text ranks chunks holding every word of the query above those holding
+   * some (ts_rank on the stored tsvector, GIN-indexed); it ranks at most MATCHES_RANKED of
+   * each, so a word common enough to match more costs no more (those matches say little).
+   * Chunks of documents that are not ready are filtered inside the scans (pgvector's iterative
+   * scan walks the graph on until enough pass), so they take no place in the ranking.
    */
   async function search(input: {
     tenantId: string;
@@ -830,33 +851,43 @@ export function createKnowledgeRepository(deps: { database: Database }) {
     if (targets.length === 0) return [];
     const baseIds = uuidList([...new Set(targets.map((t) => t.knowledgeBaseId))]);
     const indexIds = uuidList(targets.map((t) => t.indexId));
-    const lists: SQL[] = [];
-    targets.forEach((t) => {
-      if (t.vector === undefined || t.dimensions === null || t.vector.length !== t.dimensions) return;
-      const cast = sql.raw(vectorType(t.dimensions));
-      lists.push(sql`select id, index_id, row_number() over (order by dist, id) as r from (
-          select c.id, c.index_id, c.embedding::${cast} <=> ${vectorText(t.vector)}::${cast} as dist
-            from kb_chunks c
-           where c.index_id = ${t.indexId}::uuid and c.document_id <> all ((select ids from hidden)::uuid[])
-           order by c.embedding::${cast} <=> ${vectorText(t.vector)}::${cast}
-           limit ${input.candidates}) v`);
-    });
-    lists.push(sql`select id, index_id, row_number() over (order by rank desc, id) as r from (
-        select c.id, c.index_id, ts_rank_cd(c.tsv, q.query) as rank
-          from kb_chunks c,
-               (select replace(plainto_tsquery('english', ${input.query})::text, ' & ', ' | ')::tsquery
-                  as query) q
-         where c.index_id in (${indexIds}) and c.tsv @@ q.query
-           and c.document_id <> all ((select ids from hidden)::uuid[])
-         order by rank desc
-         limit ${input.candidates}) t`);
     return database.withTenant(input.tenantId, async (tx) => {
-      // Custom plans only: a generic plan could not prune kb_chunks to these partitions.
-      await tx.execute(
+      // Custom plans only (a generic plan could not prune kb_chunks to these partitions), and
+      // the documents to skip: usually none, and then no filter at all.
+      const [state] = await tx.execute<{ hidden: string[] | null }>(
         sql`select set_config('plan_cache_mode', 'force_custom_plan', true),
                    set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(40, input.candidates)))}, true),
-                   set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
+                   set_config('hnsw.iterative_scan', 'relaxed_order', true),
+                   (select array_agg(d.id)::text[] from kb_documents d
+                     where d.knowledge_base_id in (${baseIds}) and d.status <> 'ready') as hidden`,
       );
+      const hidden = state?.hidden ?? [];
+      const visible = hidden.length === 0 ? sql`` : sql`and c.document_id not in (${uuidList(hidden)})`;
+      const lists: SQL[] = [];
+      for (const t of targets) {
+        if (t.vector === undefined || t.dimensions === null || t.vector.length !== t.dimensions) continue;
+        const cast = sql.raw(vectorType(t.dimensions));
+        const q = sql`${vectorText(t.vector)}::${cast}`;
+        lists.push(sql`select id, index_id, row_number() over (order by dist, id) as r from (
+            select c.id, c.index_id, c.embedding::${cast} <=> ${q} as dist
+              from kb_chunks c
+             where c.index_id = ${t.indexId}::uuid ${visible}
+             order by c.embedding::${cast} <=> ${q}
+             limit ${input.candidates}) v`);
+      }
+      const matches = (terms: SQL, boost: number) => sql`(
+          select m.id, m.index_id, ${boost} + ts_rank(m.tsv, ${terms}) as rank from (
+            select c.id, c.index_id, c.tsv from kb_chunks c, terms
+             where c.index_id in (${indexIds}) and c.tsv @@ ${terms} ${visible}
+             limit ${MATCHES_RANKED}) m, terms
+           order by rank desc
+           limit ${input.candidates})`;
+      lists.push(sql`select id, index_id, row_number() over (order by rank desc, id) as r from (
+          select id, index_id, max(rank) as rank
+            from (${matches(sql`terms.every_word`, 1)} union all ${matches(sql`terms.some_word`, 0)}) h
+           group by id, index_id
+           order by rank desc, id
+           limit ${input.candidates}) t`);
       const rows = await tx.execute<{
         score: number;
         id: string;
@@ -866,9 +897,10 @@ export function createKnowledgeRepository(deps: { database: Database }) {
         chunk_index: number;
         heading: string | null;
         content: string;
-      }>(sql`with hidden as materialized (
-                select coalesce(array_agg(d.id), '{}'::uuid[]) as ids from kb_documents d
-                 where d.knowledge_base_id in (${baseIds}) and d.status <> 'ready'
+      }>(sql`with terms as materialized (
+                select plainto_tsquery('english', ${input.query}) as every_word,
+                       replace(plainto_tsquery('english', ${input.query})::text, ' & ', ' | ')::tsquery
+                         as some_word
               ),
               ranked as (${sql.join(
                 lists.map((l) => sql`(${l})`),
@@ -910,16 +942,20 @@ export function createKnowledgeRepository(deps: { database: Database }) {
       state: string;
     }[]
   > {
-    const rows = await database.client<
-      {
+    // As the application role, like every statement of the service; the function looks across
+    // tenants as its owner.
+    const rows = await database.withPlatform((tx) =>
+      tx.execute<{
         kind: 'document' | 'index';
         tenant_id: string;
         id: string;
         knowledge_base_id: string;
         state: string;
-      }[]
-    >`select kind, tenant_id, id, knowledge_base_id, state
-        from chatbot_kb_idle_work(make_interval(secs => ${idleSeconds}))`;
+      }>(
+        sql`select kind, tenant_id, id, knowledge_base_id, state
+              from chatbot_kb_idle_work(make_interval(secs => ${idleSeconds}))`,
+      ),
+    );
     return rows.map((r) => ({
       kind: r.kind,
       tenantId: r.tenant_id,
@@ -944,6 +980,7 @@ export function createKnowledgeRepository(deps: { database: Database }) {
     startAttempt,
     liveIndexes,
     recordDimensions,
+    buildVectorIndex,
     clearChunks,
     insertChunks,
     finishDocument,

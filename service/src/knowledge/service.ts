@@ -27,6 +27,8 @@ export interface KnowledgeSettings {
   jobBackoffMs: number;
   sweepSeconds: number;
   queuePrefix: string;
+  /** Chunks a version holds before it gets an HNSW index. */
+  hnswMinChunks: number;
 }
 
 export function createKnowledge(deps: {
@@ -74,6 +76,7 @@ export function createKnowledge(deps: {
     requeue: (job) => queue.requeue(job),
     attempts: settings.jobAttempts,
     idleSeconds: settings.sweepSeconds,
+    hnswMinChunks: settings.hnswMinChunks,
     log,
   });
 

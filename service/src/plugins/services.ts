@@ -62,6 +62,7 @@ export function knowledgeSettingsOf(config: Config): KnowledgeSettings {
     jobBackoffMs: config.kbJobBackoffMs,
     sweepSeconds: config.kbSweepSeconds,
     queuePrefix: config.kbQueuePrefix,
+    hnswMinChunks: config.kbHnswMinChunks,
   };
 }
 

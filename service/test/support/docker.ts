@@ -53,8 +53,15 @@ export interface StartedContainer {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(): Promise<StartedContainer> {
+/**
+ * Postgres with pgvector. Tests run it without durability (fsync off); `durable` keeps the
+ * defaults (benchmarks), and `args` adds server settings (`-c name=value` pairs).
+ */
+export async function startPostgres(
+  options: { durable?: boolean; args?: string[] } = {},
+): Promise<StartedContainer> {
   const name = uniqueName('chatbot-test-pg');
+  const fast = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
   const password = randomBytes(12).toString('hex');
   await docker(
     [
@@ -69,14 +76,10 @@ export async function startPostgres(): Promise<StartedContainer> {
       '-e',
       'POSTGRES_DB=chatbot',
       POSTGRES_IMAGE,
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
+      ...(options.durable === true ? [] : fast),
       '-c',
       'max_connections=300',
+      ...(options.args ?? []),
     ],
     { env: { POSTGRES_PASSWORD: password } },
   );
