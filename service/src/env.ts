@@ -73,7 +73,7 @@ export const ENV = Type.Object({
       Type.String({
         secret: true,
         description:
-          '`migrate` only: the database owner\'s postgres://...; then DATABASE_URL is the service\'s own login role, which `migrate` creates or updates (see "Database roles")',
+          '`migrate` only: the owner\'s postgres://...; DATABASE_URL is then the service\'s login role, which it provisions (see "Database roles")',
       }),
       ['postgres:', 'postgresql:'],
     ),
@@ -133,7 +133,7 @@ export const ENV = Type.Object({
     maximum: 60,
     default: 30,
     description:
-      'how long a replica trusts its last look at the API key a minted token came through (0: every request); the replica that revokes a key knows at once',
+      'seconds a replica trusts its last look at the API key behind a minted token (0: every request); the revoking replica knows at once',
   }),
   FERNET_KEY: Type.Optional(
     Type.Refine(

@@ -8,7 +8,7 @@ import { inject } from 'vitest';
 import { buildApp, loggerOptions, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createTokenSigner, type Role } from '../../src/lib/jwt.ts';
-import { runMigrations } from '../../src/migrate.ts';
+import { MIGRATIONS_FOLDER, runMigrations } from '../../src/migrate.ts';
 import { startLlmStub, type LlmStub } from './llm-stub.ts';
 
 export function generateRsaKeys() {
@@ -19,10 +19,18 @@ export function generateRsaKeys() {
   };
 }
 
-/** A database of its own for one test file, migrated; dropped by `drop`. */
-export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+/** The login role each test database's service connects as, by database name (this process's). */
+const logins = new Map<string, { user: string; password: string }>();
+
+/**
+ * A database of its own for one test file, migrated by its owner (`url`, the cluster's
+ * superuser), with a login role of its own for the service (`appUrl`), as `migrate` provisions
+ * it from DATABASE_URL and MIGRATION_DATABASE_URL; both dropped by `drop`.
+ */
+export async function createTestDatabase(): Promise<{ url: string; appUrl: string; drop(): Promise<void> }> {
   const adminUrl = inject('databaseUrl');
   const name = `test_${randomBytes(6).toString('hex')}`;
+  const login = { user: `app_${name}`, password: randomBytes(12).toString('hex') };
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`create database ${name}`);
@@ -31,18 +39,39 @@ export async function createTestDatabase(): Promise<{ url: string; drop(): Promi
   }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  await runMigrations(url.toString());
+  const appUrl = new URL(url);
+  appUrl.username = login.user;
+  appUrl.password = login.password;
+  await runMigrations(url.toString(), MIGRATIONS_FOLDER, { appDatabaseUrl: appUrl.toString() });
+  logins.set(name, login);
   return {
     url: url.toString(),
+    appUrl: appUrl.toString(),
     drop: async () => {
+      logins.delete(name);
       const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
       try {
         await sql.unsafe(`drop database if exists ${name} with (force)`);
+        await sql.unsafe(`drop role if exists ${login.user}`);
       } finally {
         await sql.end();
       }
     },
   };
+}
+
+/**
+ * The service's URL for a test database's owner URL (possibly through a proxy): the same
+ * host, port and database, as the database's login role. A database made elsewhere keeps the
+ * URL it was given.
+ */
+export function appDatabaseUrlOf(ownerUrl: string): string {
+  const url = new URL(ownerUrl);
+  const login = logins.get(url.pathname.slice(1));
+  if (login === undefined) return ownerUrl;
+  url.username = login.user;
+  url.password = login.password;
+  return url.toString();
 }
 
 export interface ApiResponse<T = any> {
@@ -55,7 +84,10 @@ export interface TestService {
   app: App;
   url: string;
   stub: LlmStub;
+  /** The database's owner (the cluster's superuser in tests): for raw looks and for sharing. */
   databaseUrl: string;
+  /** What the service connects with (its DATABASE_URL): the database's login role. */
+  appDatabaseUrl: string;
   env: Record<string, string>;
   keys: { publicKey: string; privateKey: string };
   token(claims: { sub: string; role?: Role; tenantId?: string | null }, ttlSeconds?: number): Promise<string>;
@@ -115,10 +147,11 @@ export async function startTestService(
   const keys = (keysOnce ??= generateRsaKeys());
   const ownDatabase = options.database === undefined ? await createTestDatabase() : undefined;
   const databaseUrl = options.database?.url ?? ownDatabase!.url;
+  const appDatabaseUrl = appDatabaseUrlOf(databaseUrl);
   const stub = options.stub ?? (await startLlmStub());
   const env: Record<string, string> = {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    ...testServiceEnv({ databaseUrl, stubUrl: stub.url, keys }),
+    ...testServiceEnv({ databaseUrl: appDatabaseUrl, stubUrl: stub.url, keys }),
     ...options.env,
   };
   const config = loadConfig(env);
@@ -202,6 +235,7 @@ export async function startTestService(
     url,
     stub,
     databaseUrl,
+    appDatabaseUrl,
     env,
     keys,
     token,
