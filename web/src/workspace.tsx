@@ -9,6 +9,7 @@ import { placeHref, usePlace, type Place } from './navigation.ts';
 
 // The settings are for tenant admins only: loaded on demand, so the chat page stays small.
 const SettingsView = lazy(() => import('./settings/settings-view.tsx'));
+const KnowledgeView = lazy(() => import('./knowledge/knowledge-view.tsx'));
 
 export function Workspace(props: { api: ApiClient; me: Me; onSignOut: (() => void) | null }) {
   const { api, me, onSignOut } = props;
@@ -45,7 +46,7 @@ function TenantWorkspace(props: {
   const { api, me, tenant, onTenantChange, onSignOut } = props;
   const isAdmin = me.role === 'tenant_admin';
   const [place, go] = usePlace();
-  const view = place.view === 'settings' && isAdmin ? 'settings' : 'chat';
+  const view = isAdmin && place.view !== 'chat' ? place.view : 'chat';
 
   const [sessions, setSessions] = useState<Session[]>([]);
   const [nextCursor, setNextCursor] = useState<string | null>(null);
@@ -170,6 +171,7 @@ function TenantWorkspace(props: {
         <p className="brand">{tenant.name}</p>
         <nav aria-label="Main" className="main-nav">
           {navLink({ view: 'chat', sessionId: place.view === 'chat' ? place.sessionId : null }, 'Chat')}
+          {isAdmin && navLink({ view: 'knowledge', sessionId: null }, 'Knowledge')}
           {isAdmin && navLink({ view: 'settings', sessionId: null }, 'Settings')}
         </nav>
         <p className="who">
@@ -184,7 +186,19 @@ function TenantWorkspace(props: {
         )}
       </header>
 
-      {view === 'settings' ? (
+      {view === 'knowledge' ? (
+        <main id="main" className="settings-main" tabIndex={-1}>
+          <Suspense
+            fallback={
+              <p role="status" className="page-status">
+                Loading knowledge bases…
+              </p>
+            }
+          >
+            <KnowledgeView api={api} tenant={tenant} onTenantChange={onTenantChange} place={place} go={go} />
+          </Suspense>
+        </main>
+      ) : view === 'settings' ? (
         <main id="main" className="settings-main" tabIndex={-1}>
           <Suspense
             fallback={
@@ -220,6 +234,7 @@ function TenantWorkspace(props: {
               sessionId={place.sessionId}
               title={chatTitle}
               blockedUntil={blockedUntil}
+              linkSources={isAdmin}
               onRateLimited={(seconds) => setBlockedUntil(Date.now() + seconds * 1000)}
               onSessionCreated={(session) => {
                 setSessions((current) => [session, ...current.filter((s) => s.id !== session.id)]);

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../src/app.tsx';
 import type { Message } from '../src/api/types.ts';
 import { apiError, installFakeApi, json, sseStream, type Call, type Handler } from './support/fake-api.ts';
-import { message, session, userMe } from './support/fixtures.ts';
+import { adminMe, message, session, userMe } from './support/fixtures.ts';
 
 type Stream = ReturnType<typeof sseStream>;
 
@@ -46,7 +46,54 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+const citation = {
+  knowledgeBaseId: 'kb1',
+  documentId: 'doc1',
+  documentName: 'handbook.md',
+  chunkId: 'c1',
+  chunkIndex: 3,
+  heading: 'Handbook > Refunds',
+  content: 'Damaged items may be returned within 30 days.',
+  score: 0.03,
+};
+
 describe('chat', () => {
+  it('shows the sources a reply is given (before its first piece) and keeps them with the stored reply', async () => {
+    const { streams, user } = chatApp();
+    await sendMessage(user, 'Refunds?');
+    await waitFor(() => expect(streams).toHaveLength(1));
+    const stream = streams[0]!;
+    act(() => stream.send('message', message('user', 'Refunds?')));
+    act(() => stream.send('sources', { sources: [citation] }));
+    const sources = await within(lastAssistant()).findByRole('list', { name: 'Sources' });
+    // A user sees the passage, without a link to the admins' knowledge page.
+    expect(within(sources).getByText('handbook.md — Handbook > Refunds').tagName).toBe('SPAN');
+    expect(within(sources).getByText(citation.content)).toBeInTheDocument();
+    act(() => stream.send('delta', { content: 'Within 30 days [1].' }));
+    act(() => {
+      stream.send('done', message('assistant', 'Within 30 days [1].', { sources: [citation] }));
+      stream.close();
+    });
+    await waitFor(() => expect(lastAssistant()).toHaveAttribute('data-status', 'complete'));
+    expect(within(lastAssistant()).getByText('Sources (1)')).toBeInTheDocument();
+  });
+
+  it('links a tenant admin to the cited document and chunk', async () => {
+    installFakeApi({
+      'GET /v1/me': () => json(200, adminMe),
+      'GET /v1/sessions': () => json(200, { items: [session('s1', 'Trip plans')], nextCursor: null }),
+      'GET /v1/sessions/:id/messages': () =>
+        json(200, {
+          items: [message('user', 'Refunds?'), message('assistant', 'See [1].', { sources: [citation] })],
+          nextCursor: null,
+        }),
+    });
+    window.history.replaceState(null, '', '/?session=s1');
+    render(<App />);
+    const link = await screen.findByRole('link', { name: 'handbook.md — Handbook > Refunds' });
+    expect(link).toHaveAttribute('href', '/?view=knowledge&base=kb1&document=doc1#chunk-3');
+  });
+
   it('shows the history of the opened chat', async () => {
     chatApp({ history: [message('user', 'Where to?'), message('assistant', 'How about **Lisbon**?')] });
     await screen.findByRole('log', { name: 'Messages' });

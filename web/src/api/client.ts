@@ -2,12 +2,16 @@
 import { readSseEvents } from './sse.ts';
 import type {
   ApiKey,
+  Chunk,
   CreatedApiKey,
   ErrorBody,
+  KbDocument,
+  KnowledgeBase,
   Me,
   Message,
   Page,
   Session,
+  Source,
   Tenant,
   TenantSettingsPatch,
   UsageDay,
@@ -130,6 +134,8 @@ export interface StreamHandlers {
   onMessage?: (message: Message) => void;
   /** The next piece of the reply (`event: delta`). */
   onDelta?: (content: string) => void;
+  /** The knowledge-base passages the reply is given (`event: sources`, before the first delta). */
+  onSources?: (sources: Source[]) => void;
 }
 
 export interface SendOptions extends StreamHandlers {
@@ -282,6 +288,7 @@ export function createApiClient(options: ApiClientOptions) {
         // A replayed idempotent request may answer with the stored turn as JSON.
         const turn = parseJson<{ message: Message; reply: Message }>(await response.text(), 'answer');
         opts.onMessage?.(turn.message);
+        if (turn.reply.sources !== undefined) opts.onSources?.(turn.reply.sources);
         if (turn.reply.status === 'failed') {
           throw new ApiError({ status: 200, code: 'upstream_error', message: 'The reply failed.' });
         }
@@ -296,6 +303,11 @@ export function createApiClient(options: ApiClientOptions) {
           case 'message':
             opts.onMessage?.(parseJson<Message>(event.data, 'message'));
             break;
+          case 'sources': {
+            const found = parseJson<{ sources?: unknown }>(event.data, 'sources');
+            if (Array.isArray(found.sources)) opts.onSources?.(found.sources as Source[]);
+            break;
+          }
           case 'delta': {
             const delta = parseJson<{ content?: unknown }>(event.data, 'reply piece');
             if (typeof delta.content === 'string' && delta.content !== '') opts.onDelta?.(delta.content);
@@ -358,6 +370,112 @@ export function createApiClient(options: ApiClientOptions) {
 
     usage(range: { from?: string; to?: string } = {}): Promise<{ items: UsageDay[] }> {
       return json('GET', '/v1/usage', { query: range });
+    },
+
+    listKnowledgeBases(
+      opts: { cursor?: string | null; signal?: AbortSignal } = {},
+    ): Promise<Page<KnowledgeBase>> {
+      return json('GET', '/v1/knowledge-bases', {
+        query: { limit: 100, cursor: opts.cursor },
+        signal: opts.signal,
+      });
+    },
+
+    getKnowledgeBase(baseId: string, opts: { signal?: AbortSignal } = {}): Promise<KnowledgeBase> {
+      return json('GET', `/v1/knowledge-bases/${id(baseId)}`, opts);
+    },
+
+    createKnowledgeBase(body: { name: string; description?: string }): Promise<KnowledgeBase> {
+      return json('POST', '/v1/knowledge-bases', { body });
+    },
+
+    deleteKnowledgeBase(baseId: string): Promise<void> {
+      return empty('DELETE', `/v1/knowledge-bases/${id(baseId)}`);
+    },
+
+    reindexKnowledgeBase(baseId: string, body: { embeddingModel?: string } = {}): Promise<KnowledgeBase> {
+      return json('POST', `/v1/knowledge-bases/${id(baseId)}/reindex`, { body });
+    },
+
+    listDocuments(
+      baseId: string,
+      opts: { cursor?: string | null; signal?: AbortSignal } = {},
+    ): Promise<Page<KbDocument>> {
+      return json('GET', `/v1/knowledge-bases/${id(baseId)}/documents`, {
+        query: { limit: 100, cursor: opts.cursor },
+        signal: opts.signal,
+      });
+    },
+
+    deleteDocument(baseId: string, documentId: string): Promise<void> {
+      return empty('DELETE', `/v1/knowledge-bases/${id(baseId)}/documents/${id(documentId)}`);
+    },
+
+    retryDocument(baseId: string, documentId: string): Promise<KbDocument> {
+      return json('POST', `/v1/knowledge-bases/${id(baseId)}/documents/${id(documentId)}/retry`);
+    },
+
+    listChunks(
+      baseId: string,
+      documentId: string,
+      opts: { cursor?: string | null; signal?: AbortSignal } = {},
+    ): Promise<Page<Chunk>> {
+      return json('GET', `/v1/knowledge-bases/${id(baseId)}/documents/${id(documentId)}/chunks`, {
+        query: { limit: 100, cursor: opts.cursor },
+        signal: opts.signal,
+      });
+    },
+
+    searchKnowledgeBase(baseId: string, query: string, k = 5): Promise<{ items: Source[] }> {
+      return json('POST', `/v1/knowledge-bases/${id(baseId)}/search`, { body: { query, k } });
+    },
+
+    /**
+     * Uploads a document (multipart/form-data) with XMLHttpRequest, whose upload events give
+     * the progress (`onProgress` with the fraction sent, 0..1); resolves with the queued Document.
+     */
+    uploadDocument(
+      baseId: string,
+      file: File,
+      opts: { onProgress?: (fraction: number) => void; signal?: AbortSignal } = {},
+    ): Promise<KbDocument> {
+      return new Promise((resolve, reject) => {
+        const request = new XMLHttpRequest();
+        request.open('POST', `${baseUrl}/v1/knowledge-bases/${id(baseId)}/documents`);
+        request.setRequestHeader('Accept', 'application/json');
+        const token = options.getToken();
+        if (token) request.setRequestHeader('Authorization', `Bearer ${token}`);
+        request.upload.onprogress = (event) => {
+          if (event.lengthComputable && event.total > 0) opts.onProgress?.(event.loaded / event.total);
+        };
+        request.onerror = () =>
+          reject(
+            new ApiError({
+              status: 0,
+              code: 'network_error',
+              message: 'The chat service could not be reached.',
+            }),
+          );
+        request.onabort = () => reject(new DOMException('The upload was stopped.', 'AbortError'));
+        request.onload = () => {
+          const response = new Response(request.responseText === '' ? null : request.responseText, {
+            status: request.status,
+            headers: { 'Content-Type': request.getResponseHeader('Content-Type') ?? 'application/json' },
+          });
+          if (response.ok) {
+            response.json().then((body) => resolve(body as KbDocument), reject);
+            return;
+          }
+          void errorFromResponse(response).then((error) => {
+            if (error.status === 401) options.onUnauthorized?.(error);
+            reject(error);
+          });
+        };
+        opts.signal?.addEventListener('abort', () => request.abort(), { once: true });
+        const form = new FormData();
+        form.append('file', file, file.name);
+        request.send(form);
+      });
     },
   };
 }

@@ -21,7 +21,14 @@ const READABLE: Record<string, string> = {
 };
 
 /** Codes whose server message adds something the user can act on. */
-const SHOW_DETAIL = new Set(['invalid_request', 'conflict', 'not_configured', 'forbidden']);
+const SHOW_DETAIL = new Set([
+  'invalid_request',
+  'conflict',
+  'not_configured',
+  'forbidden',
+  'payload_too_large',
+  'unsupported_media_type',
+]);
 
 export function describeError(error: unknown): string {
   if (error instanceof ApiError) {

@@ -14,6 +14,10 @@ export interface TenantSettings {
   fallbackModels: string[];
   rateLimit: RateLimit;
   maxOutputTokens: number;
+  /** The knowledge bases chats answer from. */
+  knowledgeBases: string[];
+  knowledgeTopK: number;
+  knowledgeMaxTokens: number;
 }
 
 export interface Tenant {
@@ -31,6 +35,7 @@ export interface TenantSettingsPatch {
   systemPrompt?: string | null;
   allowedModels?: string[] | null;
   fallbackModels?: string[] | null;
+  knowledgeBases?: string[] | null;
 }
 
 export interface Me {
@@ -58,7 +63,67 @@ export interface Message {
   status: 'complete' | 'streaming' | 'failed';
   model?: string;
   usage?: TokenUsage;
+  /** The knowledge-base passages the reply was given, numbered as it cites them ([1] first). */
+  sources?: Source[];
   createdAt: string;
+}
+
+/** A knowledge-base chunk a reply or a search found. */
+export interface Source {
+  knowledgeBaseId: string;
+  documentId: string;
+  documentName: string;
+  chunkId: string;
+  chunkIndex: number;
+  heading: string | null;
+  content: string;
+  score: number;
+}
+
+export type DocumentStatus = 'queued' | 'processing' | 'ready' | 'failed';
+
+export interface KnowledgeBase {
+  id: string;
+  name: string;
+  description: string;
+  embeddingModel: string;
+  embeddingDimensions: number | null;
+  chunkSize: number;
+  chunkOverlap: number;
+  documents: Record<DocumentStatus, number>;
+  chunks: number;
+  reindex: null | {
+    embeddingModel: string;
+    embeddingDimensions: number | null;
+    status: 'building' | 'failed';
+    progress: number;
+    error: string | null;
+  };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface KbDocument {
+  id: string;
+  knowledgeBaseId: string;
+  name: string;
+  contentType: 'text/plain' | 'text/markdown' | 'text/html' | 'application/pdf';
+  bytes: number;
+  status: DocumentStatus;
+  progress: number;
+  chunks: number;
+  attempts: number;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Chunk {
+  id: string;
+  documentId: string;
+  index: number;
+  heading: string | null;
+  content: string;
 }
 
 export interface Page<T> {

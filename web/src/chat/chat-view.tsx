@@ -2,8 +2,9 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { ApiError, isAbortError, type ApiClient } from '../api/client.ts';
 import { describeError } from '../api/errors.ts';
-import type { Message, Session } from '../api/types.ts';
+import type { Message, Session, Source } from '../api/types.ts';
 import { formatClock, randomId } from '../format.ts';
+import { sourceHref } from '../navigation.ts';
 import { Composer } from './composer.tsx';
 import { SafeMarkdown } from './markdown.tsx';
 
@@ -14,6 +15,8 @@ interface Turn {
   /** The stored user message, once the service confirmed it (`event: message`). */
   userMessage: Message | null;
   reply: string;
+  /** The knowledge-base passages the reply is given (`event: sources`). */
+  sources: Source[] | undefined;
   phase: 'sending' | 'streaming' | 'failed' | 'stopped';
   error: ApiError | null;
 }
@@ -26,7 +29,32 @@ export function titleFor(content: string): string {
   return line.length > 80 ? `${line.slice(0, 79)}…` : line;
 }
 
-function MessageItem({ message }: { message: Message }) {
+/**
+ * The passages a reply was given, numbered as it cites them: each a link to its document and
+ * chunk on the knowledge page (tenant admins), and the passage itself, to unfold.
+ */
+export function Sources(props: { sources: Source[]; linked: boolean }) {
+  const { sources, linked } = props;
+  if (sources.length === 0) return null;
+  return (
+    <details className="sources">
+      <summary>Sources ({sources.length})</summary>
+      <ol aria-label="Sources">
+        {sources.map((source, i) => {
+          const title = `${source.documentName}${source.heading ? ` — ${source.heading}` : ''}`;
+          return (
+            <li key={source.chunkId} value={i + 1}>
+              {linked ? <a href={sourceHref(source)}>{title}</a> : <span>{title}</span>}
+              <p className="source-text">{source.content}</p>
+            </li>
+          );
+        })}
+      </ol>
+    </details>
+  );
+}
+
+function MessageItem({ message, linked }: { message: Message; linked: boolean }) {
   return (
     <li className={`message message-${message.role}`} data-role={message.role} data-status={message.status}>
       <p className="visually-hidden">{message.role === 'user' ? 'You:' : 'Assistant:'}</p>
@@ -37,6 +65,7 @@ function MessageItem({ message }: { message: Message }) {
           <p className="plain">{message.content}</p>
         )}
       </div>
+      {message.sources && <Sources sources={message.sources} linked={linked} />}
       {message.status === 'failed' && <p className="message-note">This reply did not complete.</p>}
       {message.status === 'streaming' && <p className="message-note">This reply was still being written.</p>}
     </li>
@@ -68,8 +97,10 @@ export function ChatView(props: {
   blockedUntil: number | null;
   onRateLimited: (retryAfterSeconds: number) => void;
   onSessionCreated: (session: Session) => void;
+  /** Sources link to the knowledge page (which only tenant admins may open). */
+  linkSources?: boolean;
 }) {
-  const { api, title, blockedUntil, onRateLimited, onSessionCreated } = props;
+  const { api, title, blockedUntil, onRateLimited, onSessionCreated, linkSources = false } = props;
   // The session this conversation shows; a draft gets one with its first message.
   const [initialSessionId] = useState(props.sessionId);
   const sessionRef = useRef(props.sessionId);
@@ -120,7 +151,15 @@ export function ChatView(props: {
     const controller = new AbortController();
     abortRef.current = controller;
     const stored: { user: Message | null } = { user: null };
-    setTurn({ content, idempotencyKey, userMessage: null, reply: '', phase: 'sending', error: null });
+    setTurn({
+      content,
+      idempotencyKey,
+      userMessage: null,
+      reply: '',
+      sources: undefined,
+      phase: 'sending',
+      error: null,
+    });
     followRef.current = true;
     try {
       let sessionId = sessionRef.current;
@@ -137,6 +176,7 @@ export function ChatView(props: {
           stored.user = message;
           setTurn((t) => t && { ...t, userMessage: message, phase: 'streaming' });
         },
+        onSources: (sources) => setTurn((t) => t && { ...t, sources }),
         onDelta: (piece) => setTurn((t) => t && { ...t, reply: t.reply + piece, phase: 'streaming' }),
       });
       const user: Message = stored.user ?? {
@@ -237,7 +277,7 @@ export function ChatView(props: {
         )}
         <ol className="messages">
           {history.map((message) => (
-            <MessageItem key={message.id} message={message} />
+            <MessageItem key={message.id} message={message} linked={linkSources} />
           ))}
           {turn && (
             <>
@@ -269,6 +309,7 @@ export function ChatView(props: {
                     <span />
                   </p>
                 )}
+                {turn.sources && <Sources sources={turn.sources} linked={linkSources} />}
                 {turn.phase === 'stopped' && <p className="message-note">You stopped this reply.</p>}
                 {turn.phase === 'failed' && (
                   <p className="error" role="alert">
