@@ -141,19 +141,11 @@ const INFRA_SPEC = {
     /^\d+([bB]|[kKmMgG][bB]?)?$/,
     'a size like 2gb or 512mb',
   ),
-  redisMaxmemoryPolicy: Type.Enum(
-    [
-      'allkeys-lru',
-      'allkeys-lfu',
-      'allkeys-random',
-      'volatile-lru',
-      'volatile-lfu',
-      'volatile-random',
-      'volatile-ttl',
-      'noeviction',
-    ],
-    { default: 'allkeys-lru', description: 'Redis maxmemory-policy, used with redisMaxmemory.' },
-  ),
+  redisMaxmemoryPolicy: Type.Enum(['noeviction'], {
+    default: 'noeviction',
+    description:
+      'Redis maxmemory-policy, used with redisMaxmemory: noeviction only. The rate limiter’s counters and the ingestion queue must never be evicted; they carry TTLs, so volatile-* policies would evict them too, and a separate logical database would not help (eviction spans the whole instance). A full Redis refuses writes: counted requests answer 503, never run unmetered.',
+  }),
   nginxMemoryMb: memoryLimit('of nginx'),
   retainData: flag(true, 'Keep the data volumes (Postgres, Redis, uploads) when the stack is destroyed.'),
   protectData: flag(false, 'Protect the data volumes: Pulumi refuses to delete them.'),

@@ -5,7 +5,10 @@ import * as pulumi from '@pulumi/pulumi';
 import type { ResourceLimits } from './config.ts';
 import { dataVolume, generatedPassword, labelList, limitArgs, type Labels } from './docker-defaults.ts';
 
+/** The owner: migrations run as it. */
 export const DATABASE_USER = 'chatbot';
+/** The service's login role, which `migrate` provisions (API.md, "Database roles"). */
+export const SERVICE_USER = 'chatbot_service';
 export const DATABASE_NAME = 'chatbot';
 /** The database's name on the stack network. */
 export const DATABASE_HOST = 'postgres';
@@ -24,6 +27,8 @@ export interface DatabaseArgs {
 export class Database extends pulumi.ComponentResource {
   /** postgres://chatbot:<password>@postgres:5432/chatbot, the owner (migrations need it). Secret. */
   public readonly url: pulumi.Output<string>;
+  /** postgres://chatbot_service:<password>@postgres:5432/chatbot, the service's login role. Secret. */
+  public readonly appUrl: pulumi.Output<string>;
   public readonly container: docker.Container;
   public readonly volume: docker.Volume;
 
@@ -31,6 +36,7 @@ export class Database extends pulumi.ComponentResource {
     super('chatbot:infra:Database', name, {}, opts);
 
     const password = generatedPassword(`${name}-password`, this);
+    const appPassword = generatedPassword(`${name}-app-password`, this);
 
     this.volume = dataVolume(`${name}-data`, `${args.namePrefix}-pgdata`, args.labels, args.data, this);
 
@@ -69,6 +75,9 @@ export class Database extends pulumi.ComponentResource {
 
     this.url = pulumi.secret(
       pulumi.interpolate`postgres://${DATABASE_USER}:${password.result}@${DATABASE_HOST}:5432/${DATABASE_NAME}`,
+    );
+    this.appUrl = pulumi.secret(
+      pulumi.interpolate`postgres://${SERVICE_USER}:${appPassword.result}@${DATABASE_HOST}:5432/${DATABASE_NAME}`,
     );
     this.registerOutputs({ container: this.container.name });
   }

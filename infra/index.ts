@@ -81,7 +81,8 @@ const appImage = new AppImage(
 const migrations = new Migrations('migrations', {
   image: appImage.ref,
   network: network.name,
-  databaseUrl: database.url,
+  databaseUrl: database.appUrl,
+  migrationDatabaseUrl: database.url,
   dockerHost: config.dockerHost,
   containerName: `${config.namePrefix}-migrate`,
   migrationsHash: migrationsHash(),
@@ -101,7 +102,7 @@ const app = new AppService(
     images: colorImages,
     settings: config.app,
     jwtKeys: config.jwtKeys,
-    databaseUrl: database.url,
+    databaseUrl: database.appUrl,
     redisUrl: cache.url,
     limits: config.limits.app,
     stopSeconds: stop,

@@ -1,7 +1,8 @@
 // Database migrations: the release image's `migrate`, run once per release on the stack's
-// Docker host, inside the stack network. The database URL reaches `docker run` through the
-// command's environment (`--env DATABASE_URL` names it, never its value), and nothing the
-// command prints is logged. App containers depend on this resource, so a failed migration
+// Docker host, inside the stack network, as the database owner (MIGRATION_DATABASE_URL); it
+// also provisions the service's login role from DATABASE_URL. The URLs reach `docker run`
+// through the command's environment (`--env NAME` names them, never their values), and
+// nothing the command prints is logged. App containers depend on this resource, so a failed migration
 // fails the update before anything is replaced or switched: the running color keeps serving.
 import * as command from '@pulumi/command';
 import * as pulumi from '@pulumi/pulumi';
@@ -11,8 +12,10 @@ export interface MigrationsArgs {
   /** The release image. */
   image: pulumi.Input<string>;
   network: pulumi.Input<string>;
-  /** Secret. */
+  /** The service's login role, which `migrate` provisions. Secret. */
   databaseUrl: pulumi.Input<string>;
+  /** The owner, which runs the migrations. Secret. */
+  migrationDatabaseUrl: pulumi.Input<string>;
   dockerHost: string | undefined;
   /** Name of the one-off container (kept after a failure, for `docker logs`). */
   containerName: string;
@@ -25,7 +28,7 @@ export interface MigrationsArgs {
 export const MIGRATE_SCRIPT = [
   'set -u',
   'docker rm -f "$MIGRATE_CONTAINER" >/dev/null 2>&1 || true',
-  'docker run --name "$MIGRATE_CONTAINER" --network "$NETWORK" --env DATABASE_URL "$IMAGE" migrate',
+  'docker run --name "$MIGRATE_CONTAINER" --network "$NETWORK" --env DATABASE_URL --env MIGRATION_DATABASE_URL "$IMAGE" migrate',
   'status=$?',
   'if [ "$status" -ne 0 ]; then',
   '  echo "database migrations failed (exit $status); nothing was replaced or switched. Output: docker logs $MIGRATE_CONTAINER" >&2',
@@ -50,6 +53,7 @@ export class Migrations extends pulumi.ComponentResource {
               NETWORK: args.network,
               MIGRATE_CONTAINER: args.containerName,
               DATABASE_URL: args.databaseUrl,
+              MIGRATION_DATABASE_URL: args.migrationDatabaseUrl,
             }),
           ),
         ),

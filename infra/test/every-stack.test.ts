@@ -109,6 +109,7 @@ describe.each(STACKS)('the %s stack', (stack) => {
         'app-fernet-key',
         'app-jwt-key',
         'cache-password',
+        'database-app-password',
         'database-password',
         ...(stack === 'dev' ? ['proxy-tls-key'] : []),
       ].sort(),
@@ -141,10 +142,15 @@ describe.each(STACKS)('the %s stack', (stack) => {
       expect(typeof cmd.inputs['create'], cmd.name).toBe('string');
     }
     const migrate = named(runs[stack], 'migrations-migrate');
-    expect(migrate.inputs['create']).toContain('--env DATABASE_URL "$IMAGE" migrate');
+    expect(migrate.inputs['create']).toContain(
+      '--env DATABASE_URL --env MIGRATION_DATABASE_URL "$IMAGE" migrate',
+    );
     expect(migrate.inputs['logging']).toBe('none');
     const env = reveal(migrate.inputs['environment']) as Record<string, string>;
-    expect(env['DATABASE_URL']).toMatch(/^postgres:\/\/chatbot:.+@postgres:5432\/chatbot$/);
+    // Migrations run as the owner and provision the service's login role.
+    expect(env['MIGRATION_DATABASE_URL']).toMatch(/^postgres:\/\/chatbot:.+@postgres:5432\/chatbot$/);
+    expect(env['DATABASE_URL']).toMatch(/^postgres:\/\/chatbot_service:.+@postgres:5432\/chatbot$/);
+    expect(new URL(env['DATABASE_URL']!).password).not.toBe(new URL(env['MIGRATION_DATABASE_URL']!).password);
   });
 
   it('migrates before any app container starts or web volume fills', () => {
@@ -201,7 +207,9 @@ describe.each(STACKS)('the %s stack', (stack) => {
     }
     const env = envOf(appContainers(runs[stack])[0]!);
     expect(env['ENVIRONMENT']).toBe(stack === 'dev' ? 'development' : stack);
-    expect(env['DATABASE_URL']).toMatch(/^postgres:\/\/chatbot:[^@]+@postgres:5432\/chatbot$/);
+    // The service's own login role, never the owner (see API.md, "Database roles").
+    expect(env['DATABASE_URL']).toMatch(/^postgres:\/\/chatbot_service:[^@]+@postgres:5432\/chatbot$/);
+    expect(env).not.toHaveProperty('MIGRATION_DATABASE_URL');
     expect(env['REDIS_URL']).toMatch(/^redis:\/\/:[^@]+@redis:6379\/0$/);
     expect(Buffer.from(env['FERNET_KEY'] ?? '', 'base64url')).toHaveLength(32);
     expect(env['FERNET_KEY']).toMatch(/^[A-Za-z0-9_-]{43}=$/);

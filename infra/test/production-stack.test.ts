@@ -56,11 +56,11 @@ describe('the production stack', () => {
     expect(named(production, 'proxy-nginx').inputs).toMatchObject({ memory: 256 });
   });
 
-  it('caps Redis at 2gb with allkeys-lru, as the original platform did', () => {
+  it('caps Redis at 2gb without evicting anything (the limiter’s counters and the job queue live there)', () => {
     const conf = (reveal(named(production, 'cache-redis').inputs['uploads']) as { content: string }[])[0]
       ?.content;
     expect(conf).toContain('maxmemory 2gb');
-    expect(conf).toContain('maxmemory-policy allkeys-lru');
+    expect(conf).toContain('maxmemory-policy noeviction');
     expect(conf).toContain('appendonly yes');
   });
 
