@@ -90,11 +90,15 @@ export class StackClient {
     return JSON.parse(res.body) as T;
   }
 
-  /** POST with `stream: true`; resolves when the server ends the response. */
+  /**
+   * POST with `stream: true`; resolves when the server ends the response. `onEvent` sees each
+   * event as it arrives; `idleMs` is how long the socket may stay silent (default 60 s).
+   */
   stream(
     path: string,
     token: string,
     body: Record<string, unknown>,
+    opts: { onEvent?: (event: SseEvent) => void; idleMs?: number } = {},
   ): Promise<{ status: number; headers: Response['headers']; events: SseEvent[]; ms: number }> {
     return new Promise((resolve, reject) => {
       const payload = Buffer.from(JSON.stringify({ ...body, stream: true }));
@@ -114,7 +118,7 @@ export class StackClient {
             'content-type': 'application/json',
             'content-length': payload.length,
           },
-          timeout: 60_000,
+          timeout: opts.idleMs ?? 60_000,
         },
         (res) => {
           const events: SseEvent[] = [];
@@ -131,7 +135,11 @@ export class StackClient {
                 if (line.startsWith('event:')) event = line.slice(6).trim();
                 else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
               }
-              if (data.length > 0) events.push({ event, data: data.join('\n'), at: Date.now() - sent });
+              if (data.length > 0) {
+                const parsed = { event, data: data.join('\n'), at: Date.now() - sent };
+                events.push(parsed);
+                opts.onEvent?.(parsed);
+              }
             }
           });
           res.on('end', () =>
@@ -189,7 +197,7 @@ export function startLoad(
   client: StackClient,
   user: { token: string },
   opts: { maxMs: number; streamWords: number; streamWorkers?: number },
-): { stop(): Promise<LoadReport> } {
+): { stop(): Promise<LoadReport>; progress(): LoadReport } {
   const report: LoadReport = { sent: 0, failed: 0, failures: [], versions: [], streams: [] };
   const deadline = Date.now() + opts.maxMs;
   let stopping = false;
@@ -281,5 +289,6 @@ export function startLoad(
       await Promise.all(workers);
       return report;
     },
+    progress: () => report,
   };
 }
