@@ -3,7 +3,8 @@
 // LLM stub as the only stand-in. Screenshots at phone and desktop widths go to
 // web/test-results/browser/; a failed step saves `failed-<step>.png` there.
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -147,6 +148,8 @@ beforeAll(async () => {
   const llm = (llmStub as PromiseFulfilledResult<LlmStub>).value;
   stub = llm;
   const keys = generateRsaKeys();
+  const uploads = await mkdtemp(join(tmpdir(), 'e2e-uploads-'));
+  cleanups.push(() => rm(uploads, { recursive: true, force: true }));
   const sign = createTokenSigner(keys.privateKey, { issuer: undefined, audience: undefined });
   tokenFor = async (sub, role) => (await sign({ sub, role, tenantId }, 3600)).token;
   // Secrets go to the process through its environment only.
@@ -156,6 +159,11 @@ beforeAll(async () => {
     LLM_TIMEOUT_MS: '10000',
     RATE_LIMIT_WINDOW_SECONDS: String(WINDOW_SECONDS),
     WEB_ROOT: web.dir,
+    // Knowledge bases: one worker in the service process, embeddings from the stub.
+    UPLOADS_DIR: uploads,
+    KB_WORKER_CONCURRENCY: '1',
+    KB_QUEUE_PREFIX: `e2e-${randomBytes(4).toString('hex')}`,
+    EMBEDDING_MODEL: 'test/embed',
   });
   cleanups.unshift(() => service.stop());
   platformToken = (await sign({ sub: 'ops', role: 'platform_admin', tenantId: null }, 3600)).token;
@@ -359,6 +367,90 @@ describe('the web UI in Chromium against the service', () => {
         await page.setViewportSize(DESKTOP);
         await page.getByRole('button', { name: 'Save settings' }).waitFor();
         await screenshot(page, 'desktop-settings');
+      });
+      check();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a tenant admin uploads a document, sees it become ready, and a chat answer cites it with a link to the chunk (desktop)', async () => {
+    const { context, page, check } = await openPage(DESKTOP);
+    const handbook = [
+      '# Handbook',
+      '',
+      '## Refunds',
+      '',
+      'Customers may return damaged items within 30 days for a full refund to the original payment method.',
+      '',
+      '## Holidays',
+      '',
+      'Every employee has 25 days of paid holiday a year, booked in the HR portal.',
+    ].join('\n');
+    try {
+      await step(page, 'desktop knowledge base upload', async () => {
+        await page.goto(
+          `${service.url}/#token=${encodeURIComponent(await tokenFor('admin', 'tenant_admin'))}`,
+        );
+        await page.getByRole('link', { name: 'Knowledge' }).click();
+        await page.getByLabel('New knowledge base name').fill('Handbook');
+        await page.getByRole('button', { name: 'Create knowledge base' }).click();
+        await page.getByRole('heading', { level: 2, name: 'Handbook' }).waitFor();
+        await page.getByLabel('Document to upload').setInputFiles({
+          name: 'handbook.md',
+          mimeType: 'text/markdown',
+          buffer: Buffer.from(handbook),
+        });
+        await page.getByRole('button', { name: 'Upload', exact: true }).click();
+        await page.getByText('handbook.md uploaded: it is queued for processing.').waitFor();
+        // The list follows it until the workers are done with it.
+        await page
+          .getByRole('row', { name: /handbook\.md/ })
+          .getByText(/^Ready: \d+ chunks?$/)
+          .waitFor({ timeout: 60_000 });
+        // Checked once the tenant setting is saved.
+        const use = page.getByRole('checkbox', { name: 'Answer chats from this knowledge base' });
+        await use.click();
+        await page.getByText('Chats now answer from this knowledge base.').waitFor();
+        expect(await use.isChecked()).toBe(true);
+        await page.getByLabel('Search this knowledge base').fill('refund for damaged items');
+        await page.getByRole('button', { name: 'Search' }).click();
+        await page
+          .getByRole('region', { name: 'Search results' })
+          .getByText(/damaged items within 30 days/)
+          .waitFor();
+        await screenshot(page, 'desktop-knowledge');
+      });
+
+      const question = 'How do refunds for damaged items work?';
+      await step(page, 'desktop cited answer', async () => {
+        await page.getByRole('link', { name: 'Chat' }).click();
+        await page
+          .getByRole('complementary', { name: 'Chats' })
+          .getByRole('button', { name: 'New chat' })
+          .click();
+        await composer(page).fill(question);
+        await page.getByRole('button', { name: 'Send' }).click();
+        const reply = assistantReplies(page, 'complete').filter({ hasText: `Echo: ${question}` });
+        await reply.waitFor();
+        await reply.getByText(/^Sources \(\d+\)$/).click();
+        const link = reply
+          .getByRole('list', { name: 'Sources' })
+          .getByRole('link', { name: /handbook\.md — Handbook > Refunds/ });
+        await link.waitFor();
+        expect(await link.getAttribute('href')).toMatch(
+          /\?view=knowledge&base=[0-9a-f-]{36}&document=[0-9a-f-]{36}#chunk-\d+$/,
+        );
+        // The model was given the passage, numbered.
+        const sent = stub.requests.at(-1)!.body.messages;
+        expect(
+          sent.some((m) => m.role === 'system' && m.content.includes('[1] handbook.md — Handbook > Refunds')),
+        ).toBe(true);
+        await screenshot(page, 'desktop-cited-answer');
+        await link.click();
+        const cited = page.getByRole('list', { name: 'Chunks' }).locator('li[aria-current="true"]');
+        await cited.getByText(/damaged items within 30 days/).waitFor();
+        await screenshot(page, 'desktop-cited-chunk');
       });
       check();
     } finally {
