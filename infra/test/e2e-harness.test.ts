@@ -65,7 +65,7 @@ describe('the e2e harness refuses what it does not carry out', () => {
 describe('the harness’s tls and archive parts', () => {
   it('makes a self-signed certificate a TLS client verifies for localhost and 127.0.0.1', async () => {
     const key = ecdsaKey('P256');
-    const { certPem } = selfSignedCert({
+    const { certPem } = await selfSignedCert({
       privateKeyPem: key.privateKeyPem,
       subject: { commonName: 'localhost', organization: 'chatbot dev' },
       dnsNames: ['localhost'],

@@ -137,7 +137,7 @@ describe('nginx -t of each stack’s configuration', () => {
         const d = runs[`${stack}-${color}`];
         expect(d.image).toBe('nginx:1.28-bookworm');
         expect(d.upstream).toContain(`-app-${color}-1:8000`);
-        const cert = makeTestCertificate(d.domain, [d.domain, 'localhost']);
+        const cert = await makeTestCertificate(d.domain, [d.domain, 'localhost']);
         expect(await nginxTest(d, d.upstream, cert)).toContain('test is successful');
       });
     }
@@ -145,13 +145,13 @@ describe('nginx -t of each stack’s configuration', () => {
 
   it('accepts the upstream nginx starts with, before the first switch', async () => {
     const d = runs['dev-blue'];
-    const cert = makeTestCertificate(d.domain, [d.domain]);
+    const cert = await makeTestCertificate(d.domain, [d.domain]);
     expect(await nginxTest(d, d.bootstrap, cert)).toContain('test is successful');
   });
 
   it('refuses an upstream whose containers do not exist (why the switch waits for them)', async () => {
     const d = runs['production-green'];
-    const cert = makeTestCertificate(d.domain, [d.domain]);
+    const cert = await makeTestCertificate(d.domain, [d.domain]);
     await expect(nginxTest(d, d.upstream, cert, false)).rejects.toThrow(/host not found in upstream/);
   });
 });
@@ -218,7 +218,7 @@ describe('a running nginx with the dev stack’s configuration', () => {
     ]);
     d = declared(blueRun);
     greenUpstream = declared(greenRun).upstream;
-    cert = makeTestCertificate('localhost', ['localhost']);
+    cert = await makeTestCertificate('localhost', ['localhost']);
 
     await docker(['network', 'create', network]);
     created.networks.push(network);

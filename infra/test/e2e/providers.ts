@@ -418,7 +418,7 @@ function privateKey(name: string, inputs: Inputs): Created {
   return { id: 'none', outputs: { ...i, ...pems }, secretOutputs: ['privateKeyPem', 'privateKeyPemPkcs8'] };
 }
 
-function certificate(name: string, inputs: Inputs): Created {
+async function certificate(name: string, inputs: Inputs): Promise<Created> {
   const i = only(`tls.SelfSignedCert ${name}`, inputs, [
     'privateKeyPem',
     'subject',
@@ -432,7 +432,7 @@ function certificate(name: string, inputs: Inputs): Created {
     'commonName',
     'organization',
   ]);
-  const made = selfSignedCert({
+  const made = await selfSignedCert({
     privateKeyPem: str(i['privateKeyPem'], 'privateKeyPem'),
     subject: subject as SelfSignedInputs['subject'],
     dnsNames: list(i['dnsNames']).map((d) => str(d, 'dnsName')),
