@@ -29,16 +29,26 @@ export function clearToken(): void {
   }
 }
 
+/** Whether the address carries a token (`#token=...`), without taking it. */
+export function fragmentHasToken(): boolean {
+  return window.location.hash
+    .replace(/^#/, '')
+    .split('&')
+    .some((part) => part.startsWith('token='));
+}
+
 /**
- * A tenant's site may hand over a token once as `#token=...`: keep it and take it out of
- * the address (so it is not bookmarked, shared or left in the history).
+ * A tenant's site may hand over a token once as `#token=...`: take it out of the address (so
+ * it is not bookmarked, shared or left in the history) and answer it, or null when there is
+ * none. It is not kept: the caller decides whether it replaces the token of the tab (a link
+ * must not silently sign a signed-in user in as someone else).
  */
-export function takeTokenFromFragment(): void {
+export function takeTokenFromFragment(): string | null {
   const hash = window.location.hash.replace(/^#/, '');
-  if (hash === '') return;
+  if (hash === '') return null;
   const parts = hash.split('&');
   const index = parts.findIndex((part) => part.startsWith('token='));
-  if (index === -1) return;
+  if (index === -1) return null;
   let token = parts[index]!.slice('token='.length);
   try {
     token = decodeURIComponent(token);
@@ -47,8 +57,8 @@ export function takeTokenFromFragment(): void {
   }
   parts.splice(index, 1);
   token = token.trim();
-  if (token !== '') saveToken(token);
   const rest = parts.join('&');
   const { pathname, search } = window.location;
   window.history.replaceState(window.history.state, '', `${pathname}${search}${rest ? `#${rest}` : ''}`);
+  return token === '' ? null : token;
 }
