@@ -53,6 +53,13 @@ export const APP_ENV = {
     maximum: 600_000,
     note: 'containers get this plus 5 s to stop',
   },
+  UPLOADS_DIR: 'program',
+  KB_MAX_UPLOAD_BYTES: { key: 'kbMaxUploadBytes', note: 'nginx admits document uploads this large' },
+  EMBEDDING_MODEL: { key: 'embeddingModel' },
+  KB_WORKER_CONCURRENCY: {
+    key: 'kbWorkerConcurrency',
+    note: 'each app container runs these ingestion workers',
+  },
 } as const satisfies { readonly [Name in EnvName]?: FromStack | 'program' };
 
 type Table = typeof APP_ENV;

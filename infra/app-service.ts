@@ -13,6 +13,8 @@ import { COLORS, type AppSettings, type Color, type ResourceLimits, type StackCo
 import { dataVolume, dockerCommandEnv, labelList, limitArgs, type Labels } from './docker-defaults.ts';
 
 export const APP_PORT = 8000;
+/** Where the uploads volume is mounted in app containers (UPLOADS_DIR). */
+export const UPLOADS_PATH = '/app/uploads';
 /** Where the web volume of a color is filled from. */
 export const IMAGE_WEB_ROOT = '/srv/web';
 
@@ -95,6 +97,7 @@ export class AppService extends pulumi.ComponentResource {
       JWT_PUBLIC_KEY: this.jwtPublicKey.apply(pemForEnv),
       JWT_PRIVATE_KEY: pulumi.secret(jwtPrivateKey.apply(pemForEnv)),
       FERNET_KEY: pulumi.secret(fernet.base64.apply(urlSafeBase64)),
+      UPLOADS_DIR: UPLOADS_PATH,
     });
 
     this.uploadsVolume = dataVolume(
@@ -138,7 +141,7 @@ export class AppService extends pulumi.ComponentResource {
               image,
               envs,
               networksAdvanced: [{ name: args.network, aliases: [`app-${color}`] }],
-              volumes: [{ volumeName: this.uploadsVolume.name, containerPath: '/app/uploads' }],
+              volumes: [{ volumeName: this.uploadsVolume.name, containerPath: UPLOADS_PATH }],
               healthcheck: {
                 // The image has no curl: Node's fetch asks /health.
                 tests: [

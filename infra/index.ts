@@ -129,6 +129,7 @@ const proxy = new ReverseProxy(
     labels,
     webVolumes: { blue: app.colors.blue.webVolume.name, green: app.colors.green.webVolume.name },
     activeColor: config.activeColor,
+    uploadMaxBytes: config.app.kbMaxUploadBytes,
     activeServers: active.servers,
     activeResources: [...active.containers, active.webFill],
   },

@@ -24,6 +24,11 @@ export const GENERATION_PLACEHOLDER = '__GENERATION__';
 /** The body limit of the API (API.md: 1 MiB). */
 export const CLIENT_MAX_BODY_SIZE = '1m';
 
+/** Document uploads (multipart) may carry KB_MAX_UPLOAD_BYTES of file: the service's default. */
+export const DEFAULT_UPLOAD_MAX_BYTES = 20 * 1024 * 1024;
+/** Room for the multipart framing around the file. */
+const MULTIPART_ALLOWANCE_BYTES = 64 * 1024;
+
 export interface NginxSiteOptions {
   /** Stack name, for the header comment only. */
   stack: string;
@@ -35,6 +40,8 @@ export interface NginxSiteOptions {
   tls: { certificate: string; key: string };
   /** Serve /.well-known/acme-challenge/ from NGINX_PATHS.acmeRoot over plain HTTP. */
   acme: boolean;
+  /** The largest document upload the service takes (KB_MAX_UPLOAD_BYTES). */
+  uploadMaxBytes?: number;
 }
 
 export interface UpstreamOptions {
@@ -162,6 +169,13 @@ export function renderNginxConfig(o: NginxSiteOptions): string {
     '# Replies stream as server-sent events.',
     location('= /v1/chat/completions', STREAMING),
     location('~ ^/v1/sessions/[^/]+/messages$', STREAMING),
+    '# Document uploads to knowledge bases: larger bodies, time to send them.',
+    location('~ ^/v1/knowledge-bases/[^/]+/documents$', [
+      TO_APP,
+      `client_max_body_size ${(o.uploadMaxBytes ?? DEFAULT_UPLOAD_MAX_BYTES) + MULTIPART_ALLOWANCE_BYTES};`,
+      'proxy_send_timeout 300s;',
+      'proxy_read_timeout 300s;',
+    ]),
     '',
     '# The web UI from the active color; content-hashed assets may come from the idle color',
     '# too, for pages loaded just before a switch.',

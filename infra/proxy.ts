@@ -36,6 +36,8 @@ export interface ProxyArgs {
   /** Each color's web volume (mounted read-only at /srv/web/<color>). */
   webVolumes: Record<Color, pulumi.Input<string>>;
   activeColor: Color;
+  /** The largest document upload the app takes (KB_MAX_UPLOAD_BYTES): nginx admits it. */
+  uploadMaxBytes: number;
   /** host:port of the active color's app containers. */
   activeServers: string[];
   /** The active color's containers and web fill: the switch waits for them (and reruns when
@@ -130,6 +132,7 @@ export class ReverseProxy extends pulumi.ComponentResource {
       hsts: p.hsts,
       tls: certPaths,
       acme: p.acmeWebroot !== undefined,
+      uploadMaxBytes: args.uploadMaxBytes,
     });
     uploads.unshift(
       { file: NGINX_PATHS.config, content: nginxConf },

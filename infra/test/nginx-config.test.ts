@@ -38,6 +38,17 @@ describe('the rendered nginx configuration', () => {
     expect(http).not.toContain('proxy_pass');
   });
 
+  it('admits document uploads up to KB_MAX_UPLOAD_BYTES (and the multipart framing) on their route only', () => {
+    const uploads = locationBlock(conf, '~ ^/v1/knowledge-bases/[^/]+/documents$');
+    expect(uploads).toContain('proxy_pass http://chatbot_app;');
+    expect(uploads).toContain(`client_max_body_size ${20 * 1024 * 1024 + 64 * 1024};`);
+    expect(conf).toContain('client_max_body_size 1m;');
+    const small = renderNginxConfig({ ...site, uploadMaxBytes: 1_000_000 });
+    expect(locationBlock(small, '~ ^/v1/knowledge-bases/[^/]+/documents$')).toContain(
+      `client_max_body_size ${1_000_000 + 64 * 1024};`,
+    );
+  });
+
   it('puts the published HTTPS port into the redirect when it is not 443', () => {
     const dev = renderNginxConfig({ ...site, httpsPort: 8443 });
     expect(dev).toContain('return 301 https://$host:8443$request_uri;');
