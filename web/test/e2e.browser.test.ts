@@ -256,6 +256,67 @@ describe('the web UI in Chromium against the service', () => {
     }
   });
 
+  it('no login CSRF through the URL: a signed-in user who opens a link with another identity’s #token= is asked, sees both, and chooses (desktop)', async () => {
+    const { context, page, check } = await openPage(DESKTOP);
+    const aliceToken = await tokenFor('alice', 'user');
+    const storedToken = () => page.evaluate(() => window.sessionStorage.getItem('chatbot.token'));
+    try {
+      // Someone else's credential: an API key of a tenant of their own.
+      const evilName = `Evil ${randomBytes(3).toString('hex')}`;
+      const evil = await api('POST', '/v1/tenants', platformToken, { name: evilName });
+      expect(evil.status, JSON.stringify(evil.body)).toBe(201);
+      const evilKey = await api('POST', `/v1/tenants/${evil.body.id}/api-keys`, platformToken, {
+        name: 'lure',
+      });
+      expect(evilKey.status, JSON.stringify(evilKey.body)).toBe(201);
+      const lure = `${service.url}/#token=${encodeURIComponent(evilKey.body.key)}`;
+
+      await step(page, 'desktop signed in before the lure', async () => {
+        await page.goto(`${service.url}/#token=${encodeURIComponent(aliceToken)}`);
+        await composer(page).waitFor();
+        await page.getByText(tenantName).waitFor();
+      });
+
+      await step(page, 'desktop lure link asks before switching', async () => {
+        // Another site sends the tab to the chat with its own token in the address.
+        await page.goto('about:blank');
+        await page.goto(lure);
+        const dialog = page.getByRole('dialog', { name: 'Switch account?' });
+        await dialog.waitFor();
+        const now = dialog.getByRole('region', { name: 'Signed in now' });
+        await now.getByText('alice', { exact: true }).waitFor();
+        await now.getByText('user', { exact: true }).waitFor();
+        await now.getByText(new RegExp(`^${tenantName} \\(`)).waitFor();
+        const link = dialog.getByRole('region', { name: 'The link signs in as' });
+        await link.getByText(`key:${evilKey.body.id}`, { exact: true }).waitFor();
+        await link.getByText('tenant admin', { exact: true }).waitFor();
+        await link.getByText(new RegExp(`^${evilName} \\(`)).waitFor();
+        expect(page.url()).not.toContain('token=');
+        expect((await storedToken()) === aliceToken, 'the kept token is still alice’s').toBe(true);
+        await composer(page).waitFor({ state: 'detached' });
+        await screenshot(page, 'desktop-switch-account');
+      });
+
+      await step(page, 'desktop stays signed in', async () => {
+        await page.getByRole('button', { name: 'Stay signed in as alice' }).click();
+        await composer(page).waitFor();
+        await page.getByText(tenantName).waitFor();
+        expect((await storedToken()) === aliceToken, 'the kept token is still alice’s').toBe(true);
+      });
+
+      await step(page, 'desktop switches when asked to', async () => {
+        await page.goto('about:blank');
+        await page.goto(lure);
+        await page.getByRole('button', { name: `Switch to key:${evilKey.body.id}` }).click();
+        await page.getByText(evilName).waitFor();
+        expect((await storedToken()) === evilKey.body.key, 'the link’s key is kept once chosen').toBe(true);
+      });
+      check();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('a tenant admin signed in through #token= hits the rate limit, sees when sending resumes, and sends again (phone)', async () => {
     const { context, page, check } = await openPage(PHONE, true);
     let adminToken = '';
