@@ -546,6 +546,85 @@ async function chunkRows(baseId: string, documentId: string): Promise<number> {
   }
 }
 
+describe('lifecycles', () => {
+  it('keeps the current version serving when a re-index fails, with the reason, and lets a new one start', async () => {
+    const tenant = await service.createTenant();
+    const base = await createBase(tenant);
+    await uploadReady(tenant, base.id, { name: 'handbook.md', type: 'text/markdown', content: HANDBOOK });
+    // Every embedding request of the new model fails: KB_JOB_ATTEMPTS (2) x (1 + EMBEDDING_MAX_RETRIES (1)).
+    for (let i = 0; i < 4; i++) {
+      service.stub.enqueueEmbeddings({
+        kind: 'error',
+        status: 500,
+        retryAfterMs: 1,
+        model: 'test/embed-bad',
+      });
+    }
+    const started = await service.request('POST', `/v1/knowledge-bases/${base.id}/reindex`, {
+      token: tenant.adminToken,
+      body: { embeddingModel: 'test/embed-bad' },
+    });
+    expect(started.status).toBe(202);
+    const failed = await vi.waitFor(async () => {
+      const kb = await service.request('GET', `/v1/knowledge-bases/${base.id}`, { token: tenant.adminToken });
+      expect(kb.body.reindex?.status).toBe('failed');
+      return kb.body;
+    }, WAIT);
+    expect(failed).toMatchObject({
+      embeddingModel: 'test/embed',
+      reindex: {
+        embeddingModel: 'test/embed-bad',
+        status: 'failed',
+        error: 'the embedding provider answered 500',
+      },
+    });
+    expect((await search(tenant, base.id, 'refund damaged items'))[0]!.content).toContain('damaged items');
+    const again = await service.request('POST', `/v1/knowledge-bases/${base.id}/reindex`, {
+      token: tenant.adminToken,
+      body: {},
+    });
+    expect(again.status).toBe(202);
+    await vi.waitFor(async () => {
+      const kb = await service.request('GET', `/v1/knowledge-bases/${base.id}`, { token: tenant.adminToken });
+      expect(kb.body.reindex).toBeNull();
+    }, WAIT);
+  });
+
+  it("takes a deleted knowledge base's and a deleted tenant's partitions and files with them", async () => {
+    const tenant = await service.createTenant();
+    const kept = await createBase(tenant);
+    const dropped = await createBase(tenant);
+    await uploadReady(tenant, kept.id, { name: 'a.md', type: 'text/markdown', content: '# A\n\nAlpha.' });
+    await uploadReady(tenant, dropped.id, { name: 'b.md', type: 'text/markdown', content: '# B\n\nBravo.' });
+    await useBases(tenant, [kept.id, dropped.id]);
+    const versionOf = async (baseId: string) =>
+      (
+        await owner<{ id: string }>(
+          (sql) => sql`select active_index_id as id from knowledge_bases where id = ${baseId}`,
+        )
+      )[0]!.id;
+    const keptVersion = await versionOf(kept.id);
+    const droppedVersion = await versionOf(dropped.id);
+    expect(filesUnder(join(uploads, tenant.id)).length).toBe(2);
+
+    const del = await service.request('DELETE', `/v1/knowledge-bases/${dropped.id}`, {
+      token: tenant.adminToken,
+    });
+    expect(del.status).toBe(204);
+    expect(await partitionExists(droppedVersion)).toBe(false);
+    expect(filesUnder(join(uploads, tenant.id)).length).toBe(1);
+    const settings = await service.request('GET', `/v1/tenants/${tenant.id}`, { token: tenant.adminToken });
+    expect(settings.body.settings.knowledgeBases).toEqual([kept.id]);
+
+    const gone = await service.request('DELETE', `/v1/tenants/${tenant.id}`, {
+      token: service.platformToken,
+    });
+    expect(gone.status).toBe(204);
+    expect(await partitionExists(keptVersion)).toBe(false);
+    expect(filesUnder(uploads).filter((f) => f.includes(tenant.id))).toEqual([]);
+  });
+});
+
 describe('the sweep', () => {
   it('queues again a document whose job was lost, and drops index versions retired a while ago', async () => {
     const tenant = await service.createTenant();
