@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
+import { serializeError } from './lib/log-errors.ts';
 import authPlugin from './plugins/auth.ts';
 import errorsPlugin from './plugins/errors.ts';
 import metricsPlugin from './plugins/metrics.ts';
@@ -21,6 +22,10 @@ import tokenRoutes from './routes/tokens.ts';
 import usageRoutes from './routes/usage.ts';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** A UUID in its canonical form: what every id of the API is (ajv's `uuid` also takes urn:uuid:). */
+export const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const URN_UUID = /^urn:uuid:/i;
 
 export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   return {
@@ -38,6 +43,8 @@ export function loggerOptions(config: Config): FastifyServerOptions['logger'] {
       ],
       censor: '[redacted]',
     },
+    // Without the values of failed queries (log-errors.ts).
+    serializers: { err: serializeError },
   };
 }
 
@@ -57,8 +64,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
     // nginx in front, on the stack's private network.
     trustProxy: ['loopback', 'linklocal', 'uniquelocal'],
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false },
+      // `format: uuid` means the canonical form only.
+      onCreate: (ajv) => void ajv.addFormat('uuid', CANONICAL_UUID),
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // A body is JSON (or, where a route says so, multipart): Fastify's text/plain parser would
+  // hand a string to routes that expect an object, refused as 400 instead of 415.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(errorsPlugin, { spaIndex: config.webRoot !== undefined });
 
@@ -78,7 +93,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   app.addHook('onResponse', (request, reply, done) => {
     request.log.info(
       {
-        req: { method: request.method, url: request.url },
+        // The path only: a query string may carry a cursor or other client values.
+        req: { method: request.method, url: request.url.split('?')[0] },
         res: { statusCode: reply.statusCode },
         responseTime: reply.elapsedTime,
       },
@@ -90,6 +106,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
   // A POST without any body (no content type, nothing sent) is an empty object: `{title?}`
   // and `{name?}` bodies may be left out entirely.
   app.addHook('preValidation', (request, _reply, done) => {
+    // An id in another form of a UUID (urn:uuid:...) names nothing: 404, before validation
+    // would call it malformed (in a body or query it is 400: the uuid format is canonical).
+    const params = (request.params ?? {}) as Record<string, unknown>;
+    if (Object.values(params).some((value) => typeof value === 'string' && URN_UUID.test(value))) {
+      done(new AppError('not_found', 'not found: an id is a UUID in its canonical form'));
+      return;
+    }
     if (request.body === undefined && request.method !== 'GET' && request.method !== 'DELETE') {
       request.body = {};
     }

@@ -17,9 +17,19 @@ describe('verified token cache', () => {
     try {
       const verify = createTokenVerifier(keys.publicKey, settings);
       const { token, expiresAt } = await sign({ sub: 'ops', role: 'platform_admin', tenantId: null }, 60);
-      expect(await verify(token)).toEqual({ sub: 'ops', role: 'platform_admin', tenantId: null });
+      expect(await verify(token)).toEqual({
+        sub: 'ops',
+        role: 'platform_admin',
+        tenantId: null,
+        expiresAt: expiresAt.getTime() / 1000,
+      });
       vi.setSystemTime(expiresAt.getTime() - 1000);
-      expect(await verify(token)).toEqual({ sub: 'ops', role: 'platform_admin', tenantId: null });
+      expect(await verify(token)).toEqual({
+        sub: 'ops',
+        role: 'platform_admin',
+        tenantId: null,
+        expiresAt: expiresAt.getTime() / 1000,
+      });
       vi.setSystemTime(expiresAt.getTime());
       await expect(verify(token)).rejects.toThrow('token has expired');
     } finally {

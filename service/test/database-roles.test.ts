@@ -44,16 +44,23 @@ afterAll(async () => {
 });
 
 describe('the app does not log in as a superuser', () => {
-  it("logs the service in as a role that is not a superuser and can become only the application role", async () => {
+  it('logs the service in as a role that is not a superuser and can become only the application role', async () => {
     const [me] = await app`select current_user as name, r.rolsuper, r.rolcreaterole, r.rolcreatedb,
         r.rolbypassrls from pg_roles r where r.rolname = current_user`;
-    expect(me).toMatchObject({ rolsuper: false, rolcreaterole: false, rolcreatedb: false, rolbypassrls: false });
+    expect(me).toMatchObject({
+      rolsuper: false,
+      rolcreaterole: false,
+      rolcreatedb: false,
+      rolbypassrls: false,
+    });
     const memberships = await app`select b.rolname from pg_auth_members m
         join pg_roles b on b.oid = m.roleid join pg_roles r on r.oid = m.member
        where r.rolname = current_user`;
     expect(memberships.map((r) => r.rolname)).toEqual(['chatbot_app']);
     await expect(app`set role postgres`).rejects.toThrow(/permission denied/);
-    await expect(app.unsafe(`copy (select 1) to program 'true'`)).rejects.toThrow(/permission denied|must be/);
+    await expect(app.unsafe(`copy (select 1) to program 'true'`)).rejects.toThrow(
+      /permission denied|must be/,
+    );
     // The service still works through it (the requests in beforeAll were served).
     expect((await svc.request('GET', '/health')).status).toBe(200);
   });

@@ -161,9 +161,11 @@ export function createLlm(options: LlmOptions) {
     let received = false;
     let lastError: unknown;
     let timedOut = false;
+    // Read afresh each time: the client may leave at any moment.
+    const clientLeft = () => request.signal?.aborted === true;
     for (const model of request.models) {
       // A signal that aborted before this attempt fires no abort event: look first.
-      if (request.signal?.aborted === true) break;
+      if (clientLeft()) break;
       // One controller per attempt: the caller's signal, or LLM_TIMEOUT_MS without a byte.
       const attempt = new AbortController();
       const onOuterAbort = () => attempt.abort(request.signal?.reason);
@@ -219,20 +221,19 @@ export function createLlm(options: LlmOptions) {
       } catch (error) {
         lastError = error;
         // Once output arrived, or the client left, no other model is asked.
-        if (received || request.signal?.aborted === true) break;
+        if (received || clientLeft()) break;
       } finally {
         clearTimeout(timer);
         request.signal?.removeEventListener('abort', onOuterAbort);
       }
     }
-    const failure =
-      request.signal?.aborted === true
-        ? new AppError('upstream_error', 'the client went away', { cause: lastError })
-        : timedOut
-          ? new AppError('upstream_timeout', 'the model provider did not answer in time', {
-              cause: lastError,
-            })
-          : providerError(lastError);
+    const failure = clientLeft()
+      ? new AppError('upstream_error', 'the client went away', { cause: lastError })
+      : timedOut
+        ? new AppError('upstream_timeout', 'the model provider did not answer in time', {
+            cause: lastError,
+          })
+        : providerError(lastError);
     throw Object.assign(failure, { partial: content });
   }
 

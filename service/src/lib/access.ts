@@ -1,13 +1,19 @@
 // Who may do what (API.md): a role asking for something it may not do in its own tenant
 // gets 403; anything in another tenant is 404.
 import { AppError, forbidden, notFound } from '../errors.ts';
-import type { Role } from './jwt.ts';
+import type { Minter, Role } from './jwt.ts';
 
 export interface Principal {
   sub: string;
   role: Role;
   tenantId: string | null;
   via: 'jwt' | 'api_key' | 'dev';
+  /** The API key the credential is, or was minted through: the credential dies with it. */
+  apiKeyId?: string;
+  /** A JWT's `minted_by`: which tenant-level credential minted it (absent: the platform). */
+  mintedBy?: Minter;
+  /** A JWT's `exp` (seconds since the epoch). */
+  expiresAt?: number;
 }
 
 /** The chat endpoints: users and tenant admins of a tenant; platform admins have none. */

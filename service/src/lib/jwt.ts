@@ -7,10 +7,23 @@ import { jwtAlgorithmFor } from './keys.ts';
 export const ROLES = ['user', 'tenant_admin', 'platform_admin'] as const;
 export type Role = (typeof ROLES)[number];
 
+/** Which tenant-level credential minted a token with POST /v1/tokens (API.md, Authentication). */
+export const MINTERS = ['api_key', 'tenant_admin'] as const;
+export type Minter = (typeof MINTERS)[number];
+
 export interface TokenClaims {
   sub: string;
   role: Role;
   tenantId: string | null;
+  /** `api_key_id`: the API key the token was minted through, directly or not; it dies with the key. */
+  apiKeyId?: string;
+  /** `minted_by`: absent when the platform issued the token. */
+  mintedBy?: Minter;
+}
+
+/** A verified token's claims and its `exp` (seconds since the epoch). */
+export interface VerifiedToken extends TokenClaims {
+  expiresAt: number;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -44,9 +57,9 @@ export function createTokenVerifier(
   // Keyed by the whole token: the same bytes verify the same way under the same key and
   // settings until `exp`, the only check that changes with time once a token passed
   // (`nbf` only becomes easier to meet). Least recently used first; failures are not kept.
-  const verified = new Map<string, { claims: Readonly<TokenClaims>; expiresAtMs: number }>();
+  const verified = new Map<string, { claims: Readonly<VerifiedToken>; expiresAtMs: number }>();
 
-  return async function verify(token: string): Promise<TokenClaims> {
+  return async function verify(token: string): Promise<VerifiedToken> {
     const hit = verified.get(token);
     if (hit !== undefined) {
       verified.delete(token);
@@ -56,15 +69,15 @@ export function createTokenVerifier(
         return { ...hit.claims };
       }
     }
-    const { expiresAt, ...claims } = await verifySignature(token);
+    const claims = await verifySignature(token);
     if (cacheSize > 0) {
       if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
-      verified.set(token, { claims: Object.freeze({ ...claims }), expiresAtMs: expiresAt * 1000 });
+      verified.set(token, { claims: Object.freeze({ ...claims }), expiresAtMs: claims.expiresAt * 1000 });
     }
     return claims;
   };
 
-  async function verifySignature(token: string): Promise<TokenClaims & { expiresAt: number }> {
+  async function verifySignature(token: string): Promise<VerifiedToken> {
     let payload;
     try {
       ({ payload } = await jwtVerify(token, key, {
@@ -90,7 +103,7 @@ export function createTokenVerifier(
 }
 
 function claimsOf(payload: Record<string, unknown>): TokenClaims {
-  const { sub, role = 'user', tenant_id: tenantId } = payload;
+  const { sub, role = 'user', tenant_id: tenantId, api_key_id: apiKeyId, minted_by: mintedBy } = payload;
   if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) {
     throw new TokenError('token "sub" must be 1 to 200 characters');
   }
@@ -101,7 +114,19 @@ function claimsOf(payload: Record<string, unknown>): TokenClaims {
   if (typeof tenantId !== 'string' || !isUuid(tenantId)) {
     throw new TokenError('token "tenant_id" must be a UUID');
   }
-  return { sub, role: role as Role, tenantId: tenantId.toLowerCase() };
+  if (apiKeyId !== undefined && (typeof apiKeyId !== 'string' || !isUuid(apiKeyId))) {
+    throw new TokenError('token "api_key_id" must be a UUID');
+  }
+  if (mintedBy !== undefined && !(MINTERS as readonly unknown[]).includes(mintedBy)) {
+    throw new TokenError('token "minted_by" is not one of api_key, tenant_admin');
+  }
+  return {
+    sub,
+    role: role as Role,
+    tenantId: tenantId.toLowerCase(),
+    ...(apiKeyId === undefined ? {} : { apiKeyId: apiKeyId.toLowerCase() }),
+    ...(mintedBy === undefined ? {} : { mintedBy: mintedBy as Minter }),
+  };
 }
 
 export function createTokenSigner(privateKeyPem: string, settings: JwtSettings) {
@@ -109,13 +134,20 @@ export function createTokenSigner(privateKeyPem: string, settings: JwtSettings) 
   const algorithm = jwtAlgorithmFor(key);
   if (algorithm === undefined) throw new Error('JWT_PRIVATE_KEY must be an RSA, EC P-256 or Ed25519 key');
 
+  /** `notAfter` (seconds since the epoch) caps the token's `exp`. */
   return async function sign(
     claims: TokenClaims,
     ttlSeconds: number,
+    options: { notAfter?: number } = {},
   ): Promise<{ token: string; expiresAt: Date }> {
     const now = Math.floor(Date.now() / 1000);
-    const exp = now + ttlSeconds;
-    let jwt = new SignJWT({ role: claims.role, ...(claims.tenantId ? { tenant_id: claims.tenantId } : {}) })
+    const exp = Math.min(now + ttlSeconds, options.notAfter ?? Number.POSITIVE_INFINITY);
+    let jwt = new SignJWT({
+      role: claims.role,
+      ...(claims.tenantId ? { tenant_id: claims.tenantId } : {}),
+      ...(claims.apiKeyId === undefined ? {} : { api_key_id: claims.apiKeyId }),
+      ...(claims.mintedBy === undefined ? {} : { minted_by: claims.mintedBy }),
+    })
       .setProtectedHeader({ alg: algorithm, typ: 'JWT' })
       .setSubject(claims.sub)
       .setIssuedAt(now)

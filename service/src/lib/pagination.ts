@@ -17,11 +17,39 @@ export function encodeCursor(values: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(values)).toString('base64url');
 }
 
-/** Decodes a cursor this service wrote; anything else is a 400. */
-export function decodeCursor<T extends readonly ('string' | 'number')[]>(
+/**
+ * What a cursor's values are: `timestamp` (an ISO time as toISOString writes it), `uuid`
+ * (canonical), `integer` (a safe non-negative one); `string` and `number` take any value of
+ * that type, for callers that check the values themselves.
+ */
+export type CursorKind = 'timestamp' | 'uuid' | 'integer' | 'string' | 'number';
+type CursorValue<K extends CursorKind> = K extends 'integer' | 'number' ? number : string;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function fits(kind: CursorKind, value: unknown): boolean {
+  switch (kind) {
+    case 'string':
+      return typeof value === 'string';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'integer':
+      return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+    case 'uuid':
+      return typeof value === 'string' && UUID.test(value);
+    case 'timestamp': {
+      if (typeof value !== 'string') return false;
+      const time = Date.parse(value);
+      return Number.isFinite(time) && new Date(time).toISOString() === value;
+    }
+  }
+}
+
+/** Decodes a cursor this service wrote; anything else (valid base64 of something else too) is a 400. */
+export function decodeCursor<T extends readonly CursorKind[]>(
   cursor: string | undefined,
   shape: T,
-): { [K in keyof T]: T[K] extends 'number' ? number : string } | undefined {
+): { [K in keyof T]: CursorValue<T[K]> } | undefined {
   if (cursor === undefined) return undefined;
   let values: unknown;
   try {
@@ -32,11 +60,11 @@ export function decodeCursor<T extends readonly ('string' | 'number')[]>(
   if (
     !Array.isArray(values) ||
     values.length !== shape.length ||
-    values.some((v, i) => typeof v !== shape[i])
+    values.some((v, i) => !fits(shape[i]!, v))
   ) {
     throw invalid('cursor is not valid');
   }
-  return values as { [K in keyof T]: T[K] extends 'number' ? number : string };
+  return values as { [K in keyof T]: CursorValue<T[K]> };
 }
 
 /** Takes one row more than the page to know whether another page follows. */

@@ -62,22 +62,49 @@ async function authPlugin(app: FastifyInstance) {
     if (credential.startsWith(API_KEY_PREFIX)) {
       const found = await services.apiKeys.authenticate(credential);
       if (found === undefined) throw new AppError('unauthorized', 'the API key is not valid');
-      return { sub: `key:${found.keyId}`, role: 'tenant_admin', tenantId: found.tenantId, via: 'api_key' };
+      return {
+        sub: `key:${found.keyId}`,
+        role: 'tenant_admin',
+        tenantId: found.tenantId,
+        via: 'api_key',
+        apiKeyId: found.keyId,
+      };
     }
     if (services.verifyToken === undefined) {
       throw new AppError('unauthorized', 'JWT authentication is not configured on this server');
     }
+    let claims;
     try {
-      return { ...(await services.verifyToken(credential)), via: 'jwt' };
+      claims = await services.verifyToken(credential);
     } catch (error) {
       if (error instanceof TokenError) throw new AppError('unauthorized', error.message);
       throw error;
+    }
+    // A token minted through an API key dies with the key (REVOCATION_CHECK_SECONDS).
+    if (
+      claims.apiKeyId !== undefined &&
+      claims.tenantId !== null &&
+      !(await services.apiKeys.isLive({ tenantId: claims.tenantId, id: claims.apiKeyId }))
+    ) {
+      throw new AppError('unauthorized', 'the API key this token was minted through has been revoked');
+    }
+    return { ...claims, via: 'jwt' };
+  }
+
+  /** A credential of a deleted tenant is refused on every endpoint. */
+  async function checkTenant(principal: Principal): Promise<void> {
+    if (principal.tenantId === null || principal.via === 'dev') return;
+    // This process's copy when it has one (no round trip); a deletion through this process
+    // drops it at once, and the turn's limiter check or the database catch the others.
+    if ((await services.tenants.getForTurn(principal.tenantId)) === undefined) {
+      throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
     }
   }
 
   app.decorateRequest('principal', null as unknown as Principal);
   app.addHook('onRequest', async (request, reply) => {
     request.principal = await authenticate(request);
+    await checkTenant(request.principal);
     const bindings = { tenantId: request.principal.tenantId ?? undefined, userId: request.principal.sub };
     // The request's own logger (a pino child per request) takes the bindings in place,
     // cheaper than a child of the child; another logger gets a child.

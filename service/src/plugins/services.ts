@@ -136,7 +136,7 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
       config.jwtPublicKey === undefined ? undefined : createTokenVerifier(config.jwtPublicKey, jwt),
     signToken: config.jwtPrivateKey === undefined ? undefined : createTokenSigner(config.jwtPrivateKey, jwt),
     tenants,
-    apiKeys: createApiKeysRepository({ database }),
+    apiKeys: createApiKeysRepository({ database, checkSeconds: config.revocationCheckSeconds }),
     sessions,
     usage,
     idempotency: createIdempotencyRepository({ database }),

@@ -1,33 +1,78 @@
 // Tenant API keys: `cbk_<random>`, shown once, stored as a SHA-256 hash, revoked by deletion.
+// Tokens minted through a key name it (api_key_id) and die with it: `isLive` answers from
+// this process's last look for up to REVOCATION_CHECK_SECONDS, and a key this process
+// revoked is gone for it at once.
 import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, lt, or } from 'drizzle-orm';
-import type { Database } from '../db/client.ts';
+import { pgErrorCode, type Database } from '../db/client.ts';
 import { apiKeys, type ApiKeyRow } from '../db/schema.ts';
+import { AppError } from '../errors.ts';
 
 export const API_KEY_PREFIX = 'cbk_';
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key).digest('hex');
 
-export function createApiKeysRepository(deps: { database: Database }) {
+/** Keys whose last look this process remembers. */
+const LOOKS = 10_000;
+
+export function createApiKeysRepository(deps: { database: Database; checkSeconds: number }) {
   const { database } = deps;
+  /** Key id -> whether it existed, and until when that holds (a revoked key stays gone). */
+  const looks = new Map<string, { live: boolean; until: number }>();
+  const looking = new Map<string, Promise<boolean>>();
+
+  function remember(id: string, live: boolean): void {
+    looks.delete(id);
+    if (looks.size >= LOOKS) looks.delete(looks.keys().next().value!);
+    looks.set(id, { live, until: live ? Date.now() + deps.checkSeconds * 1000 : Number.POSITIVE_INFINITY });
+  }
+
+  /** Whether the key still exists (it was not revoked), as this process last saw it. */
+  async function isLive(input: { tenantId: string; id: string }): Promise<boolean> {
+    const seen = looks.get(input.id);
+    if (seen !== undefined && seen.until > Date.now()) return seen.live;
+    let look = looking.get(input.id);
+    if (look === undefined) {
+      look = database
+        .withTenant(input.tenantId, (tx) =>
+          tx
+            .select({ id: apiKeys.id })
+            .from(apiKeys)
+            .where(and(eq(apiKeys.tenantId, input.tenantId), eq(apiKeys.id, input.id))),
+        )
+        .then((rows) => {
+          remember(input.id, rows.length > 0);
+          return rows.length > 0;
+        })
+        .finally(() => looking.delete(input.id));
+      looking.set(input.id, look);
+    }
+    return look;
+  }
 
   async function create(input: {
     tenantId: string;
     name: string | null;
   }): Promise<{ row: ApiKeyRow; key: string }> {
     const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
-    const row = await database.withTenant(input.tenantId, async (tx) => {
-      const [inserted] = await tx
-        .insert(apiKeys)
-        .values({
-          tenantId: input.tenantId,
-          name: input.name,
-          prefix: key.slice(0, 12),
-          keyHash: hashApiKey(key),
-        })
-        .returning();
-      return inserted!;
-    });
+    const row = await database
+      .withTenant(input.tenantId, async (tx) => {
+        const [inserted] = await tx
+          .insert(apiKeys)
+          .values({
+            tenantId: input.tenantId,
+            name: input.name,
+            prefix: key.slice(0, 12),
+            keyHash: hashApiKey(key),
+          })
+          .returning();
+        return inserted!;
+      })
+      .catch((error: unknown) => {
+        // foreign_key_violation: the tenant was deleted meanwhile.
+        if (pgErrorCode(error) === '23503') throw tenantGone(error);
+        throw error;
+      });
     return { row, key };
   }
 
@@ -64,6 +109,7 @@ export function createApiKeysRepository(deps: { database: Database }) {
         .where(and(eq(apiKeys.tenantId, input.tenantId), eq(apiKeys.id, input.id)))
         .returning({ id: apiKeys.id }),
     );
+    remember(input.id, false);
     return deleted.length > 0;
   }
 
@@ -79,7 +125,12 @@ export function createApiKeysRepository(deps: { database: Database }) {
     return row === undefined ? undefined : { keyId: row.key_id, tenantId: row.tenant_id };
   }
 
-  return { create, list, remove, authenticate };
+  return { create, list, remove, authenticate, isLive };
+}
+
+/** A write for a tenant that no longer exists: its credential is no longer valid. */
+export function tenantGone(cause: unknown): AppError {
+  return new AppError('unauthorized', 'the tenant of this credential no longer exists', { cause });
 }
 
 export type ApiKeysRepository = ReturnType<typeof createApiKeysRepository>;

@@ -1,6 +1,7 @@
 // Chat sessions and their messages, always inside one tenant.
 import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
 import { pgErrorCode, type Database } from '../db/client.ts';
+import { tenantGone } from './api-keys.ts';
 import { messages, sessions, type MessageRow, type MessageSource, type SessionRow } from '../db/schema.ts';
 
 export type NewAssistantMessage = {
@@ -84,10 +85,16 @@ export function createSessionsRepository(deps: { database: Database }) {
     userId: string;
     title: string | null;
   }): Promise<SessionRow> {
-    return database.withTenant(input.tenantId, async (tx) => {
-      const [row] = await tx.insert(sessions).values(input).returning();
-      return row!;
-    });
+    return database
+      .withTenant(input.tenantId, async (tx) => {
+        const [row] = await tx.insert(sessions).values(input).returning();
+        return row!;
+      })
+      .catch((error: unknown) => {
+        // foreign_key_violation: the tenant was deleted meanwhile.
+        if (pgErrorCode(error) === '23503') throw tenantGone(error);
+        throw error;
+      });
   }
 
   async function list(input: {

@@ -71,7 +71,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (all && caller.role !== 'tenant_admin')
         throw forbidden('only a tenant admin may list every session');
       const limit = parseLimit(request.query.limit);
-      const after = decodeCursor(request.query.cursor, ['string', 'string'] as const);
+      const after = decodeCursor(request.query.cursor, ['timestamp', 'uuid'] as const);
       const rows = await sessions.list({
         tenantId: caller.tenantId,
         userId: all ? undefined : caller.userId,
@@ -113,7 +113,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const caller = chatCaller(request.principal);
       await readableSession(caller, request.params.id);
       const limit = parseLimit(request.query.limit);
-      const after = decodeCursor(request.query.cursor, ['number'] as const);
+      const after = decodeCursor(request.query.cursor, ['integer'] as const);
       const rows = await sessions.listMessages({
         tenantId: caller.tenantId,
         sessionId: request.params.id,

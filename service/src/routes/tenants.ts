@@ -87,7 +87,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       requirePlatformAdmin(request.principal);
       const limit = parseLimit(request.query.limit);
-      const after = decodeCursor(request.query.cursor, ['string', 'string'] as const);
+      const after = decodeCursor(request.query.cursor, ['timestamp', 'uuid'] as const);
       const rows = await tenants.list({ limit, ...(after ? { after } : {}) });
       return page(rows, limit, present, (row) => [row.createdAt.toISOString(), row.id]);
     },
@@ -204,7 +204,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
       requireTenantAdmin(request.principal, id);
       await tenantOr404(id);
       const limit = parseLimit(request.query.limit);
-      const after = decodeCursor(request.query.cursor, ['string', 'string'] as const);
+      const after = decodeCursor(request.query.cursor, ['timestamp', 'uuid'] as const);
       const rows = await apiKeys.list({ tenantId: id, limit, ...(after ? { after } : {}) });
       return page(rows, limit, presentApiKey, (row) => [row.createdAt.toISOString(), row.id]);
     },
