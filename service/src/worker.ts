@@ -7,6 +7,7 @@ import closeWithGrace from 'close-with-grace';
 import type { FastifyBaseLogger } from 'fastify';
 import { pino, type LoggerOptions } from 'pino';
 import { loggerOptions } from './app.ts';
+import { createLlm } from './chat/llm.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createDatabase } from './db/client.ts';
 import { createKnowledge } from './knowledge/service.ts';
@@ -33,11 +34,11 @@ export async function workerCommand(): Promise<number> {
   const redis = createRedis(config.redisUrl);
   redis.on('error', (error) => log.warn({ err: error }, 'redis connection error'));
   await redis.connect().catch((error: unknown) => log.warn({ err: error }, 'redis is unreachable at start'));
+  const llm = createLlm({ baseUrl: config.openrouterBaseUrl, timeoutMs: config.llmTimeoutMs });
   const knowledge = createKnowledge({
     database,
     redisUrl: config.redisUrl,
-    providerBaseUrl: config.openrouterBaseUrl,
-    timeoutMs: config.llmTimeoutMs,
+    llm,
     tenants: createTenantsRepository({ database, redis, cacheTtlSeconds: config.cacheTtlSeconds, log }),
     keys: {
       fernet: config.fernetKey === undefined ? undefined : new Fernet(config.fernetKey),
@@ -53,7 +54,7 @@ export async function workerCommand(): Promise<number> {
     if (err !== undefined) log.error({ err }, 'worker stopping after an error');
     else log.info({ signal }, 'worker stopping: finishing running jobs');
     await knowledge.close(Math.floor(config.shutdownGraceMs * 0.8));
-    await Promise.allSettled([database.close(), redis.quit().catch(() => redis.disconnect())]);
+    await Promise.allSettled([database.close(), redis.quit().catch(() => redis.disconnect()), llm.close()]);
     log.info('worker stopped');
   });
   return 0;

@@ -1,11 +1,11 @@
 // Embeddings through the OpenAI-compatible `/embeddings` of the provider (OPENROUTER_BASE_URL)
-// with the tenant's key, in batches. The SDK retries a 429, a 5xx or a dropped connection with
-// exponential backoff (0.5 s doubling to 8 s), honouring `Retry-After`/`retry-after-ms`;
-// what still fails is an EmbeddingError whose message says why without the provider's text
-// (which can quote the key).
+// with the tenant's key, in batches, over the model calls' clients (chat/llm.ts: one per key,
+// keep-alive connections, LLM_TIMEOUT_MS). The SDK retries a 429, a 5xx or a dropped
+// connection with exponential backoff (0.5 s doubling to 8 s), honouring
+// `Retry-After`/`retry-after-ms`; what still fails is an EmbeddingError whose message says why
+// without the provider's text (which can quote the key).
 import OpenAI from 'openai';
-import { Agent, interceptors } from 'undici';
-import { createProviderFetch } from '../chat/llm.ts';
+import type { Llm } from '../chat/llm.ts';
 
 export class EmbeddingError extends Error {
   /** The provider's HTTP status, when it answered. */
@@ -29,15 +29,13 @@ export interface EmbedRequest {
 }
 
 export interface EmbedderOptions {
-  baseUrl: string;
-  timeoutMs: number;
+  /** The provider's client for a key. */
+  llm: Pick<Llm, 'clientFor'>;
   /** Retries of one request (429, 5xx, connection errors). */
   maxRetries: number;
   /** Inputs per request. */
   batchSize: number;
 }
-
-const MAX_CLIENTS = 256;
 
 function describe(error: unknown): EmbeddingError {
   if (error instanceof EmbeddingError) return error;
@@ -60,35 +58,11 @@ function describe(error: unknown): EmbeddingError {
 }
 
 export function createEmbedder(options: EmbedderOptions) {
-  const agent = new Agent({
-    keepAliveTimeout: 10_000,
-    headersTimeout: options.timeoutMs + 5_000,
-    bodyTimeout: options.timeoutMs + 5_000,
-  }).compose(interceptors.decompress());
-  const providerFetch = createProviderFetch(agent);
-  const clients = new Map<string, OpenAI>();
-
-  function clientFor(apiKey: string): OpenAI {
-    let client = clients.get(apiKey);
-    if (client === undefined) {
-      if (clients.size >= MAX_CLIENTS) clients.delete(clients.keys().next().value!);
-      client = new OpenAI({
-        apiKey,
-        baseURL: options.baseUrl,
-        timeout: options.timeoutMs,
-        maxRetries: options.maxRetries,
-        fetch: providerFetch,
-      });
-      clients.set(apiKey, client);
-    }
-    return client;
-  }
-
   /** One request: the vectors of `inputs`, in their order. */
   async function embedBatch(request: EmbedRequest): Promise<number[][]> {
     let response: OpenAI.CreateEmbeddingResponse;
     try {
-      response = await clientFor(request.apiKey).embeddings.create(
+      response = await options.llm.clientFor(request.apiKey).embeddings.create(
         {
           model: request.model,
           input: request.inputs,
@@ -97,7 +71,7 @@ export function createEmbedder(options: EmbedderOptions) {
         },
         {
           ...(request.signal === undefined ? {} : { signal: request.signal }),
-          ...(request.maxRetries === undefined ? {} : { maxRetries: request.maxRetries }),
+          maxRetries: request.maxRetries ?? options.maxRetries,
         },
       );
     } catch (error) {
@@ -134,11 +108,7 @@ export function createEmbedder(options: EmbedderOptions) {
     }
   }
 
-  async function close(): Promise<void> {
-    await agent.close();
-  }
-
-  return { embed, embedBatch, close, batchSize: options.batchSize };
+  return { embed, embedBatch, batchSize: options.batchSize };
 }
 
 export type Embedder = ReturnType<typeof createEmbedder>;

@@ -2,6 +2,7 @@
 // job queue and, when this process runs them (KB_WORKER_CONCURRENCY > 0, or the `worker`
 // command), the workers. The services plugin and the worker command both build it here.
 import type { FastifyBaseLogger } from 'fastify';
+import type { Llm } from '../chat/llm.ts';
 import type { Database } from '../db/client.ts';
 import { providerKeyOf, type ProviderKeys } from '../lib/provider-key.ts';
 import type { TenantsRepository } from '../repositories/tenants.ts';
@@ -34,9 +35,8 @@ export interface KnowledgeSettings {
 export function createKnowledge(deps: {
   database: Database;
   redisUrl: string;
-  /** The provider's OpenAI-compatible base URL (OPENROUTER_BASE_URL). */
-  providerBaseUrl: string;
-  timeoutMs: number;
+  /** The provider's clients (embedding requests go through them). */
+  llm: Pick<Llm, 'clientFor'>;
   tenants: Pick<TenantsRepository, 'get'>;
   keys: ProviderKeys;
   settings: KnowledgeSettings;
@@ -46,8 +46,7 @@ export function createKnowledge(deps: {
   const repository = createKnowledgeRepository({ database: deps.database });
   const storage = createUploadStorage({ dir: settings.uploadsDir });
   const embedder = createEmbedder({
-    baseUrl: deps.providerBaseUrl,
-    timeoutMs: deps.timeoutMs,
+    llm: deps.llm,
     maxRetries: settings.embeddingMaxRetries,
     batchSize: settings.embeddingBatchSize,
   });
@@ -102,7 +101,6 @@ export function createKnowledge(deps: {
 
   async function close(graceMs?: number): Promise<void> {
     await queue.close(graceMs);
-    await embedder.close();
   }
 
   return { settings, repository, storage, queue, retriever, ingestion, apiKeyFor, startWorkers, close };

@@ -118,8 +118,7 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
   const knowledge = createKnowledge({
     database,
     redisUrl: config.redisUrl,
-    providerBaseUrl: config.openrouterBaseUrl,
-    timeoutMs: config.llmTimeoutMs,
+    llm,
     tenants,
     keys,
     settings: knowledgeSettingsOf(config),
