@@ -97,6 +97,7 @@ describe('bad input gets 4xx, never 500', () => {
       cursorOf(['not-a-time', MARKERS.cursor]),
       cursorOf([new Date().toISOString(), MARKERS.cursor]),
       cursorOf(['2024-02-30T25:61:00.000Z', sessionId]),
+      cursorOf(['-271821-04-20T00:00:00.000Z', sessionId]),
       cursorOf([1.5]),
       cursorOf([-1]),
       cursorOf([1e300]),

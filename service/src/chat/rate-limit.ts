@@ -7,10 +7,40 @@ import { randomUUID } from 'node:crypto';
 import type { Redis, Result } from 'ioredis';
 import { AppError } from '../errors.ts';
 
-// KEYS: requests zset, tokens zset (members "<id>:<tokens>"), tokens running sum,
-//       a key that must still hold ARGV[6] (unless that is empty)
+// Both scripts first drop the token reservations that left the window and take them off the
+// running sum; a sum that is missing (evicted, or expired apart from its set) or below zero is
+// counted again from the set, so the budget never goes negative or forgets what it holds.
+// Arguments: tokens zset (members "<id>:<tokens>"), sum key, cutoff, window ms.
+const USED_TOKENS = `
+local function used_tokens(tok, sum, cutoff, window)
+  local expired = redis.call('ZRANGEBYSCORE', tok, '-inf', cutoff)
+  local raw = redis.call('GET', sum)
+  local used = raw and tonumber(raw)
+  if #expired > 0 then
+    redis.call('ZREMRANGEBYSCORE', tok, '-inf', cutoff)
+    if used then
+      for _, member in ipairs(expired) do
+        used = used - tonumber(string.match(member, ':(%d+)$'))
+      end
+    end
+  end
+  if not used or used < 0 then
+    used = 0
+    for _, member in ipairs(redis.call('ZRANGE', tok, 0, -1)) do
+      used = used + tonumber(string.match(member, ':(%d+)$'))
+    end
+  end
+  if #expired > 0 or tonumber(raw) ~= used then
+    redis.call('SET', sum, used, 'PX', window + 1000)
+  end
+  return used
+end
+`;
+
+// KEYS: requests zset, tokens zset, tokens running sum, a key that must still hold ARGV[6]
+//       (unless that is empty)
 // ARGV: window ms, rpm, tpm, reservation, id, expected value of KEYS[4]
-const RESERVE = `
+const RESERVE = `${USED_TOKENS}
 if ARGV[6] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[6] then
   return {-1, 0, 0, 0, 'precondition'}
 end
@@ -23,19 +53,8 @@ local want = tonumber(ARGV[4])
 local cutoff = now - window
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', cutoff)
-local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', cutoff)
-if #expired > 0 then
-  local freed = 0
-  for _, member in ipairs(expired) do
-    freed = freed + tonumber(string.match(member, ':(%d+)$'))
-  end
-  redis.call('DECRBY', KEYS[3], freed)
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', cutoff)
-end
-
+local used = used_tokens(KEYS[2], KEYS[3], cutoff, window)
 local requests = redis.call('ZCARD', KEYS[1])
-local used = tonumber(redis.call('GET', KEYS[3]) or '0')
-if used < 0 then used = 0 end
 
 local retry = 0
 local refused = ''
@@ -73,19 +92,36 @@ end
 
 redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('ZADD', KEYS[2], now, ARGV[5] .. ':' .. want)
-redis.call('INCRBY', KEYS[3], want)
+redis.call('SET', KEYS[3], used + want)
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], window + 1000) end
 return {1, rpm - requests - 1, tpm - used - want, 0, ''}
 `;
 
-// KEYS: tokens zset, tokens sum. ARGV: id, reserved, actual
-const SETTLE = `
+// KEYS: tokens zset, tokens sum. ARGV: id, reserved, actual, window ms
+// A reservation still in the window is replaced by the real usage, at its own time. One that
+// left the window before its turn ended (a turn longer than the window) is gone: the real
+// usage is charged from now, for a window.
+const SETTLE = `${USED_TOKENS}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[4])
+local used = used_tokens(KEYS[1], KEYS[2], now - window, window)
+local reserved = tonumber(ARGV[2])
+local actual = tonumber(ARGV[3])
 local old = ARGV[1] .. ':' .. ARGV[2]
 local score = redis.call('ZSCORE', KEYS[1], old)
-if not score then return 0 end
-redis.call('ZREM', KEYS[1], old)
-redis.call('ZADD', KEYS[1], score, ARGV[1] .. ':' .. ARGV[3])
-redis.call('INCRBY', KEYS[2], tonumber(ARGV[3]) - tonumber(ARGV[2]))
+if score then
+  redis.call('ZREM', KEYS[1], old)
+  redis.call('ZADD', KEYS[1], score, ARGV[1] .. ':' .. ARGV[3])
+  used = used - reserved + actual
+elseif actual > 0 then
+  redis.call('ZADD', KEYS[1], now, ARGV[1] .. ':' .. ARGV[3])
+  used = used + actual
+else
+  return 0
+end
+redis.call('SET', KEYS[2], used)
+for i = 1, 2 do redis.call('PEXPIRE', KEYS[i], window + 1000) end
 return 1
 `;
 
@@ -137,6 +173,7 @@ declare module 'ioredis' {
       id: string,
       reserved: number,
       actual: number,
+      windowMs: number,
     ): Result<number, Context>;
   }
 }
@@ -213,7 +250,10 @@ export function createRateLimiter(deps: {
     return { id, tokens, headers };
   }
 
-  /** Replaces a reservation by the tokens really used. Best effort: a failure only logs. */
+  /**
+   * Replaces a reservation by the tokens really used; a reservation that already left the
+   * window is charged anew from now. Best effort: a failure only logs.
+   */
   async function settle(tenantId: string, reservation: Reservation, actualTokens: number): Promise<void> {
     const [, tok, sum] = keys(tenantId);
     await redis.chatbotSettle(
@@ -222,6 +262,7 @@ export function createRateLimiter(deps: {
       reservation.id,
       reservation.tokens,
       Math.max(0, Math.round(actualTokens)),
+      windowMs,
     );
   }
 

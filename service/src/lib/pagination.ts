@@ -26,6 +26,8 @@ export type CursorKind = 'timestamp' | 'uuid' | 'integer' | 'string' | 'number';
 type CursorValue<K extends CursorKind> = K extends 'integer' | 'number' ? number : string;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** What toISOString writes for the years Postgres and the rows have (0000 to 9999). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function fits(kind: CursorKind, value: unknown): boolean {
   switch (kind) {
@@ -38,7 +40,7 @@ function fits(kind: CursorKind, value: unknown): boolean {
     case 'uuid':
       return typeof value === 'string' && UUID.test(value);
     case 'timestamp': {
-      if (typeof value !== 'string') return false;
+      if (typeof value !== 'string' || !ISO_TIME.test(value)) return false;
       const time = Date.parse(value);
       return Number.isFinite(time) && new Date(time).toISOString() === value;
     }
