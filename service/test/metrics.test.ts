@@ -1,5 +1,6 @@
 // /metrics: Prometheus text with requests and latency by route and status, provider
 // latency and tokens, rate-limit refusals and open streams; not for proxied requests.
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from './support/harness.ts';
 
@@ -54,6 +55,41 @@ describe('metrics', () => {
     expect(text).toMatch(/rate_limit_refusals_total\{limit="requests"\} 1/);
     expect(text).toMatch(/sse_streams_open 0/);
     expect(text).toMatch(/process_resident_memory_bytes \d+/);
+  });
+
+  it('metric labels are bounded: 1,000 random model names add no series', async () => {
+    const t = await svc.createTenant();
+    const raised = await svc.request('PATCH', `/v1/tenants/${t.id}`, {
+      token: svc.platformToken,
+      body: { settings: { rateLimit: { rpm: 100_000, tpm: 100_000_000 } } },
+    });
+    expect(raised.status).toBe(200);
+    const complete = (model: string) =>
+      svc.request('POST', '/v1/chat/completions', {
+        token: t.userToken,
+        body: { model, messages: [{ role: 'user', content: 'hi' }] },
+      });
+    const series = async () => {
+      const text: string = (await svc.request('GET', '/metrics')).body;
+      return new Set(
+        text
+          .split('\n')
+          .filter((line) => /^llm_/.test(line))
+          .map((line) => line.split(' ')[0]!),
+      );
+    };
+    // The tenant's own model is a label; a model it never named is `other`.
+    expect((await complete('test/model')).status).toBe(200);
+    expect((await complete(`random/${randomUUID()}`)).status).toBe(200);
+    const before = await series();
+    for (let batch = 0; batch < 50; batch++) {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => complete(`random/${randomUUID()}`)));
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+    }
+    const after = [...(await series())].filter((name) => !before.has(name));
+    expect(after).toEqual([]);
+    expect([...before].some((name) => name.includes('model="test/model"'))).toBe(true);
+    expect([...before].some((name) => name.includes('model="other"'))).toBe(true);
   });
 
   it('answers 404 to a request that came through the proxy', async () => {

@@ -14,7 +14,10 @@ export type ChatMessage = { role: 'system' | 'user' | 'assistant'; content: stri
 
 export interface CompletionResult {
   content: string;
+  /** The model that answered, as the provider names it. */
   model: string;
+  /** Which of the request's models answered (the first, or a fallback). */
+  askedModel: string;
   usage: { promptTokens: number; completionTokens: number } | undefined;
   finishReason: string | null;
 }
@@ -130,6 +133,7 @@ export function createLlm(options: LlmOptions) {
         return {
           content: choice?.message?.content ?? '',
           model: response.model || model,
+          askedModel: model,
           usage:
             response.usage === undefined || response.usage === null
               ? undefined
@@ -217,7 +221,7 @@ export function createLlm(options: LlmOptions) {
         }
         // The SDK ends the iteration quietly when its signal aborts: an abort is not an answer.
         if (attempt.signal.aborted) throw attempt.signal.reason ?? new Error('aborted');
-        return { content, model: servedModel, usage, finishReason };
+        return { content, model: servedModel, askedModel: model, usage, finishReason };
       } catch (error) {
         lastError = error;
         // Once output arrived, or the client left, no other model is asked.

@@ -50,7 +50,7 @@ export interface TurnDeps extends ProviderKeys {
   llm: Pick<Llm, 'complete' | 'stream'>;
   sessions: Pick<SessionsRepository, 'get' | 'turnHistory' | 'storeUserMessage' | 'finishTurn'>;
   usage: Pick<UsageRepository, 'record'>;
-  metrics: Pick<Metrics, 'llmDuration' | 'llmTimeToFirstToken' | 'llmTokens'>;
+  metrics: Pick<Metrics, 'llmDuration' | 'llmTimeToFirstToken' | 'llmTokens' | 'modelLabel'>;
   /** Retrieval from the tenant's knowledge bases (its `knowledgeBases` setting). */
   knowledge: Pick<Retriever, 'forTurn'>;
 }
@@ -112,6 +112,8 @@ interface AdmittedTurn {
   reservation: Reservation;
   /** Knowledge-base chunks in the context; undefined when the tenant's chat uses none. */
   sources: MessageSource[] | undefined;
+  /** The models the tenant names (and the platform's default): the only `model` labels. */
+  labelledModels: string[];
 }
 
 /** How the model call ended; `usage` is undefined when a failed call produced nothing. */
@@ -226,7 +228,14 @@ export function createChatTurns(deps: TurnDeps) {
       messages,
       maxTokens: prepared.maxTokens,
     };
-    return { tenantId, request, reservation, sources };
+    const { settings } = prepared;
+    const labelledModels = [
+      settings.model,
+      ...settings.fallbackModels,
+      ...settings.allowedModels,
+      deps.settingsDefaults.defaultModel,
+    ];
+    return { tenantId, request, reservation, sources, labelledModels };
   }
 
   /** Gives back a reservation whose turn never reached the model. Best effort. */
@@ -305,7 +314,8 @@ export function createChatTurns(deps: TurnDeps) {
     stream?: Streamed & { onPiece(piece: string, model: string): void },
   ): Promise<CallOutcome> {
     const { request } = turn;
-    const firstModel = request.models[0]!;
+    const label = (model: string) => metrics.modelLabel(model, turn.labelledModels);
+    const firstModel = label(request.models[0]!);
     const t0 = performance.now();
     const observe = (model: string, outcome: string) =>
       metrics.llmDuration.observe({ model, outcome }, (performance.now() - t0) / 1000);
@@ -325,7 +335,7 @@ export function createChatTurns(deps: TurnDeps) {
           stream.onPiece(piece, servedModel);
         });
       }
-      observe(result.model, 'ok');
+      observe(label(result.askedModel), 'ok');
       return { result, usage: usageOf(request.messages, result.content, result) };
     } catch (error) {
       const failure = providerError(error);

@@ -4,11 +4,32 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** Different model names one process gives the `model` label, at most. */
+export const MODEL_LABELS = 100;
+
+/**
+ * The `model` label of a call: the model when the tenant names it in its settings (or it is
+ * the platform's default), while fewer than `limit` models have been labelled; else `other`.
+ * A tenant that may ask for any model cannot grow the series with names it makes up.
+ */
+export function createModelLabels(limit = MODEL_LABELS) {
+  const labelled = new Set<string>();
+  return function modelLabel(model: string, known: readonly string[]): string {
+    if (!known.includes(model)) return 'other';
+    if (labelled.has(model)) return model;
+    if (labelled.size >= limit) return 'other';
+    labelled.add(model);
+    return model;
+  };
+}
+
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const metrics = {
     registry,
+    /** Bounds the `model` label (see createModelLabels). */
+    modelLabel: createModelLabels(),
     httpRequests: new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests by method, route and status',
