@@ -74,6 +74,11 @@ export function createMetrics() {
       help: 'Event streams currently open',
       registers: [registry],
     }),
+    idempotencyWaiters: new Gauge({
+      name: 'idempotency_waiters',
+      help: 'Requests waiting for the first request with their Idempotency-Key',
+      registers: [registry],
+    }),
   };
   return metrics;
 }

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
 import { createLlm, type Llm } from '../chat/llm.ts';
 import { createRateLimiter, type RateLimiter } from '../chat/rate-limit.ts';
+import { createIdempotency, type Idempotency } from '../chat/idempotency.ts';
 import { createChatTurns, type ChatTurns } from '../chat/turn.ts';
 import type { Config } from '../config.ts';
 import { createDatabase, type Database } from '../db/client.ts';
@@ -14,7 +15,7 @@ import { createTokenSigner, createTokenVerifier } from '../lib/jwt.ts';
 import type { SettingsDefaults } from '../lib/settings.ts';
 import type { Metrics } from './metrics.ts';
 import { createApiKeysRepository, type ApiKeysRepository } from '../repositories/api-keys.ts';
-import { createIdempotencyRepository, type IdempotencyRepository } from '../repositories/idempotency.ts';
+import { createIdempotencyRepository } from '../repositories/idempotency.ts';
 import { createSessionsRepository, type SessionsRepository } from '../repositories/sessions.ts';
 import { createTenantsRepository, type TenantsRepository } from '../repositories/tenants.ts';
 import { createUsageRepository, type UsageRepository } from '../repositories/usage.ts';
@@ -32,7 +33,8 @@ export interface Services {
   apiKeys: ApiKeysRepository;
   sessions: SessionsRepository;
   usage: UsageRepository;
-  idempotency: IdempotencyRepository;
+  /** Idempotency-Key: claims, replays, and waiters woken through Redis. */
+  idempotency: Idempotency;
   limiter: RateLimiter;
   metrics: Metrics;
   /** Chat turns, for the sessions and the OpenAI-compatible routes. */
@@ -138,7 +140,12 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
     apiKeys: createApiKeysRepository({ database, checkSeconds: config.revocationCheckSeconds }),
     sessions,
     usage,
-    idempotency: createIdempotencyRepository({ database }),
+    idempotency: createIdempotency({
+      repository: createIdempotencyRepository({ database }),
+      redis,
+      waiting: app.metrics.idempotencyWaiters,
+      log: app.log,
+    }),
     limiter,
     metrics,
     turns: createChatTurns({
@@ -167,6 +174,7 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
     await knowledge
       .close(Math.floor(config.shutdownGraceMs / 2))
       .catch((error: unknown) => app.log.warn({ err: error }, 'closing the knowledge-base workers failed'));
+    services.idempotency.close();
     await Promise.allSettled([
       database.close(),
       redis.quit().catch(() => redis.disconnect()),

@@ -2,7 +2,8 @@
 // and delete any session of the tenant; only the owner sends messages.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { requestHash, runIdempotent } from '../chat/idempotency.ts';
+import type { FastifyReply } from 'fastify';
+import { requestHash } from '../chat/idempotency.ts';
 import type { AppError } from '../errors.ts';
 import { openEventStream } from '../lib/sse.ts';
 import type { MessageView } from '../lib/present.ts';
@@ -25,6 +26,15 @@ class StreamFailed extends Error {
     super(failure.message);
     this.failure = failure;
   }
+}
+
+/** Aborts when the client goes away before its response is complete. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort(new Error('the client went away'));
+  });
+  return gone.signal;
 }
 
 const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -160,7 +170,10 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
           return { message: presentMessage(turn.message), reply: presentMessage(turn.reply) };
         };
         if (scope === undefined) return reply.code(201).send(await work());
-        const outcome = await runIdempotent(services.idempotency, scope, hash, work, { waitMs });
+        const outcome = await services.idempotency.run(scope, hash, work, {
+          waitMs,
+          signal: clientGone(reply),
+        });
         return reply.code(201).send(outcome.result);
       }
 
@@ -200,7 +213,10 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
           await streamTurn();
           return reply;
         }
-        const outcome = await runIdempotent(services.idempotency, scope, hash, streamTurn, { waitMs });
+        const outcome = await services.idempotency.run(scope, hash, streamTurn, {
+          waitMs,
+          signal: events.signal,
+        });
         if (outcome.replayed) {
           events.send('message', outcome.result.message);
           if (outcome.result.reply.sources !== undefined)

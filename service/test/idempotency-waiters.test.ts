@@ -1,0 +1,161 @@
+// Issue 16, item 5: waiting on an Idempotency-Key holds no database transaction per poll and
+// stops when the client leaves; many waiters on one key cost O(1) database work.
+import { request as httpRequest, type ClientRequest } from 'node:http';
+import postgres from 'postgres';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { targetOf } from './support/fault-proxy.ts';
+import { createTestDatabase, startTestService, type TestService } from './support/harness.ts';
+import { startStatementProxy, type StatementProxy } from './support/statement-proxy.ts';
+
+const WAITERS = 1000;
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let proxy: StatementProxy;
+let svc: TestService;
+let owner: postgres.Sql;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  proxy = await startStatementProxy(targetOf(database.url));
+  const viaProxy = new URL(database.url);
+  viaProxy.hostname = '127.0.0.1';
+  viaProxy.port = String(proxy.port);
+  svc = await startTestService({ database: { url: viaProxy.toString() } });
+  owner = postgres(database.url, { max: 1, onnotice: () => {} });
+});
+afterAll(async () => {
+  await owner?.end();
+  await svc?.close();
+  await proxy?.close();
+  await database?.drop();
+});
+
+/** A POST on its own connection, answered or not; `request` can be destroyed to leave. */
+function post(path: string, token: string, key: string, body: unknown) {
+  let request!: ClientRequest;
+  const answered = new Promise<number>((resolve) => {
+    request = httpRequest(
+      `${svc.url}${path}`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'idempotency-key': key,
+        },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    request.on('error', () => resolve(0));
+    request.end(JSON.stringify(body));
+  });
+  return { request, answered };
+}
+
+async function waitersGauge(): Promise<number> {
+  const text: string = (await svc.request('GET', '/metrics')).body;
+  const match = /^idempotency_waiters (\d+)$/m.exec(text);
+  return match === null ? Number.NaN : Number(match[1]);
+}
+
+/** The service's connections to this database, as Postgres sees them. */
+async function serviceBackends() {
+  return owner`select state, xact_start from pg_stat_activity
+      where datname = current_database() and application_name = 'chatbot-service'`;
+}
+
+describe('waiting on an Idempotency-Key', () => {
+  it('costs O(1) database work for 1,000 waiters on one key, and 1,000 dropped waiters leave the database idle', async () => {
+    const t = await svc.createTenant();
+    const session = (await svc.request('POST', '/v1/sessions', { token: t.userToken, body: {} })).body.id;
+    const path = `/v1/sessions/${session}/messages`;
+    const key = 'many-waiters';
+    let received = 0;
+    svc.app.server.on('request', (req) => {
+      if (req.headers['idempotency-key'] === key) received++;
+    });
+    let release!: () => void;
+    svc.stub.setDefault({ kind: 'reply', hold: new Promise<void>((resolve) => (release = resolve)) });
+    try {
+      const first = post(path, t.userToken, key, { content: 'once' });
+      await vi.waitFor(() => expect(svc.stub.requests).toHaveLength(1), { timeout: 30_000 });
+      const start = proxy.statements();
+
+      const waiters = Array.from({ length: WAITERS }, () =>
+        post(path, t.userToken, key, { content: 'once' }),
+      );
+      await vi.waitFor(() => expect(received).toBe(WAITERS + 1), { timeout: 60_000, interval: 50 });
+      // Every waiter has arrived; waiting, they leave the database alone.
+      await vi.waitFor(
+        async () => {
+          expect(await waitersGauge()).toBe(WAITERS);
+          for (const backend of await serviceBackends()) {
+            expect(backend).toMatchObject({ state: 'idle', xact_start: null });
+          }
+        },
+        { timeout: 60_000, interval: 100 },
+      );
+      const whileWaiting = proxy.statements() - start;
+      expect(whileWaiting, 'statements for 1,000 waiters').toBeLessThan(50);
+
+      for (const waiter of waiters) waiter.request.destroy();
+      const dropped = performance.now();
+      await vi.waitFor(async () => expect(await waitersGauge()).toBe(0), { timeout: 30_000, interval: 20 });
+      const idleAfterMs = Math.round(performance.now() - dropped);
+      const quiet = proxy.statements();
+      for (const backend of await serviceBackends()) {
+        expect(backend).toMatchObject({ state: 'idle', xact_start: null });
+      }
+      // Round trips through the service give any timer that was still due its turn.
+      for (let i = 0; i < 5; i++) expect((await svc.request('GET', '/health/live')).status).toBe(200);
+      expect(proxy.statements()).toBe(quiet);
+      expect(
+        proxy.statements() - start,
+        'statements from the first waiter to the last one gone',
+      ).toBeLessThan(50);
+      process.stdout.write(
+        `1,000 waiters: ${whileWaiting} statements while they waited, ${proxy.statements() - start} in all; ` +
+          `none left ${idleAfterMs} ms after the drop\n`,
+      );
+
+      release();
+      expect(await first.answered).toBe(201);
+      expect(svc.stub.requests).toHaveLength(1);
+    } finally {
+      release();
+      svc.stub.reset();
+    }
+  }, 180_000);
+
+  it('wakes a waiter as soon as the first request completes, and replays its answer', async () => {
+    const t = await svc.createTenant();
+    const session = (await svc.request('POST', '/v1/sessions', { token: t.userToken, body: {} })).body.id;
+    const path = `/v1/sessions/${session}/messages`;
+    let release!: () => void;
+    svc.stub.setDefault({ kind: 'reply', hold: new Promise<void>((resolve) => (release = resolve)) });
+    try {
+      const first = post(path, t.userToken, 'wake', { content: 'wake me' });
+      await vi.waitFor(() => expect(svc.stub.requests).toHaveLength(1), { timeout: 30_000 });
+      const second = post(path, t.userToken, 'wake', { content: 'wake me' });
+      await vi.waitFor(async () => expect(await waitersGauge()).toBe(1), { timeout: 30_000 });
+      const other = await svc.request('POST', path, {
+        token: t.userToken,
+        body: { content: 'another body' },
+        headers: { 'idempotency-key': 'wake' },
+      });
+      expect(other.status).toBe(409);
+      release();
+      expect(await first.answered).toBe(201);
+      expect(await second.answered).toBe(201);
+      expect(svc.stub.requests).toHaveLength(1);
+      expect(await waitersGauge()).toBe(0);
+    } finally {
+      release();
+      svc.stub.reset();
+    }
+  });
+});
