@@ -88,6 +88,24 @@ const INFRA_SPEC = {
   tlsCertificate: text('', 'tlsMode config: the certificate chain (PEM).'),
   tlsPrivateKey: text('', 'tlsMode config: the certificate’s private key (PEM).', { secret: true }),
   hsts: flag(false, 'Send Strict-Transport-Security (only with a certificate browsers trust).'),
+  edgeRequestsPerSecond: integer(
+    50,
+    1,
+    100_000,
+    'nginx: requests a second one client address may send to /v1 (limit_req); beyond it and its burst, 429.',
+  ),
+  edgeRequestBurst: integer(
+    200,
+    0,
+    100_000,
+    'nginx: requests a client address may send at once above edgeRequestsPerSecond before it gets 429.',
+  ),
+  edgeConnections: integer(
+    100,
+    1,
+    100_000,
+    'nginx: requests to /v1 one client address may have open at once, streams included (limit_conn); beyond, 429.',
+  ),
   postgresImage: text('pgvector/pgvector:pg17', 'Postgres image with pgvector.'),
   redisImage: text('redis:7.4-bookworm', 'Redis image.'),
   nginxImage: text('nginx:1.28-bookworm', 'nginx image.'),
@@ -171,6 +189,12 @@ export interface TlsConfig {
   privateKey?: pulumi.Output<string>;
 }
 
+export interface EdgeLimits {
+  requestsPerSecond: number;
+  burst: number;
+  connections: number;
+}
+
 export interface ResourceLimits {
   memoryMb: number;
   cpus: string | undefined;
@@ -214,6 +238,8 @@ export interface StackConfig {
     hsts: boolean;
     acmeWebroot: string | undefined;
     tls: TlsConfig;
+    /** Per client address on /v1 (nginx limit_req and limit_conn). */
+    edgeLimits: EdgeLimits;
   };
   data: { retain: boolean; protect: boolean };
 }
@@ -446,6 +472,11 @@ export function parseConfig(source: ConfigSource): StackConfig {
       hsts: v.hsts,
       acmeWebroot: optional(v.acmeWebroot),
       tls,
+      edgeLimits: {
+        requestsPerSecond: v.edgeRequestsPerSecond,
+        burst: v.edgeRequestBurst,
+        connections: v.edgeConnections,
+      },
     },
     data: { retain: v.retainData, protect: v.protectData },
   };

@@ -1,7 +1,7 @@
 // nginx's configuration, rendered by pure functions: the main file (uploaded when the nginx
 // container is created; it never names a color) and the small upstream file that the color
 // switch writes into the running container before `nginx -s reload`.
-import type { Color } from './config.ts';
+import type { Color, EdgeLimits } from './config.ts';
 
 /** Paths inside the nginx container. */
 export const NGINX_PATHS = {
@@ -42,6 +42,8 @@ export interface NginxSiteOptions {
   acme: boolean;
   /** The largest document upload the service takes (KB_MAX_UPLOAD_BYTES). */
   uploadMaxBytes?: number;
+  /** Per client address on /v1: requests a second and their burst, requests open at once. */
+  edgeLimits: EdgeLimits;
 }
 
 export interface UpstreamOptions {
@@ -97,6 +99,21 @@ const PROXY_DEFAULTS = [
 ];
 
 const TO_APP = 'proxy_pass http://chatbot_app;';
+
+/** Zones of the per-address limits on /v1 (the http level declares them). */
+const EDGE_RATE_ZONE = 'chatbot_edge_rate';
+const EDGE_CONN_ZONE = 'chatbot_edge_conn';
+/** Where a request over the edge limits is answered: API.md's error shape, in nginx. */
+const EDGE_LIMITED = '@edge_limited';
+
+/** Every /v1 location: per client address, the rate (with its burst) and the requests open. */
+function edgeLimited(limits: EdgeLimits, lines: string[]): string[] {
+  return [
+    ...lines,
+    `limit_req zone=${EDGE_RATE_ZONE} burst=${limits.burst} nodelay;`,
+    `limit_conn ${EDGE_CONN_ZONE} ${limits.connections};`,
+  ];
+}
 
 /** Server-sent events: every byte goes to the client as the app writes it, and the read
  * timeout is above the model's (LLM_TIMEOUT_MS between bytes). */
@@ -165,17 +182,29 @@ export function renderNginxConfig(o: NginxSiteOptions): string {
     ...PROXY_DEFAULTS,
     location('= /health', [TO_APP]),
     location('^~ /health/', [TO_APP]),
-    location('/v1/', [TO_APP]),
-    '# Replies stream as server-sent events.',
-    location('= /v1/chat/completions', STREAMING),
-    location('~ ^/v1/sessions/[^/]+/messages$', STREAMING),
-    '# Document uploads to knowledge bases: larger bodies, time to send them.',
-    location('~ ^/v1/knowledge-bases/[^/]+/documents$', [
-      TO_APP,
-      `client_max_body_size ${(o.uploadMaxBytes ?? DEFAULT_UPLOAD_MAX_BYTES) + MULTIPART_ALLOWANCE_BYTES};`,
-      'proxy_send_timeout 300s;',
-      'proxy_read_timeout 300s;',
+    '# /v1 is limited per client address (API.md, "Rate limits"); over a limit nginx answers',
+    "# 429 itself; the app's own 429s pass through untouched (its errors are not intercepted).",
+    `error_page 429 ${EDGE_LIMITED};`,
+    location(EDGE_LIMITED, [
+      'default_type application/json;',
+      ...headers,
+      'add_header Retry-After 1 always;',
+      `return 429 '{"error":{"code":"rate_limited","message":"too many requests from this address; retry in a second"}}';`,
     ]),
+    location('/v1/', edgeLimited(o.edgeLimits, [TO_APP])),
+    '# Replies stream as server-sent events.',
+    location('= /v1/chat/completions', edgeLimited(o.edgeLimits, STREAMING)),
+    location('~ ^/v1/sessions/[^/]+/messages$', edgeLimited(o.edgeLimits, STREAMING)),
+    '# Document uploads to knowledge bases: larger bodies, time to send them.',
+    location(
+      '~ ^/v1/knowledge-bases/[^/]+/documents$',
+      edgeLimited(o.edgeLimits, [
+        TO_APP,
+        `client_max_body_size ${(o.uploadMaxBytes ?? DEFAULT_UPLOAD_MAX_BYTES) + MULTIPART_ALLOWANCE_BYTES};`,
+        'proxy_send_timeout 300s;',
+        'proxy_read_timeout 300s;',
+      ]),
+    ),
     '',
     '# The web UI from the active color; content-hashed assets may come from the idle color',
     '# too, for pages loaded just before a switch.',
@@ -208,6 +237,14 @@ export function renderNginxConfig(o: NginxSiteOptions): string {
     'keepalive_timeout 65s;',
     `client_max_body_size ${CLIENT_MAX_BODY_SIZE};`,
     `client_body_buffer_size ${CLIENT_MAX_BODY_SIZE};`,
+    '',
+    "# Per client address (the connection's: nginx is the edge), for /v1.",
+    `limit_req_zone $binary_remote_addr zone=${EDGE_RATE_ZONE}:10m rate=${o.edgeLimits.requestsPerSecond}r/s;`,
+    `limit_conn_zone $binary_remote_addr zone=${EDGE_CONN_ZONE}:10m;`,
+    'limit_req_status 429;',
+    'limit_conn_status 429;',
+    'limit_req_log_level warn;',
+    'limit_conn_log_level warn;',
     '',
     'gzip on;',
     'gzip_vary on;',

@@ -133,6 +133,7 @@ export class ReverseProxy extends pulumi.ComponentResource {
       tls: certPaths,
       acme: p.acmeWebroot !== undefined,
       uploadMaxBytes: args.uploadMaxBytes,
+      edgeLimits: p.edgeLimits,
     });
     uploads.unshift(
       { file: NGINX_PATHS.config, content: nginxConf },

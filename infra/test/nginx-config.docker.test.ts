@@ -2,91 +2,26 @@
 // (nginx:1.28-bookworm): `nginx -t` for every stack and both colors, then a running nginx
 // with the dev stack's configuration in front of two stand-in app containers, switched
 // between them by the switch command's own script.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:https';
-import { request as httpRequest } from 'node:http';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NGINX_PATHS } from '../nginx-config.ts';
 import { SWITCH_SCRIPT } from '../proxy.ts';
-import { named, reveal, runStack, STACKS, type RunResult, type StackName } from './support/stack.ts';
+import {
+  DAEMON,
+  declared,
+  docker,
+  get,
+  nginxContainers,
+  startNginx,
+  uniquePrefix,
+  type Declared,
+} from './support/nginx-container.ts';
+import { runStack, STACKS, type StackName } from './support/stack.ts';
 import { makeTestCertificate, type TestCertificate } from './support/test-cert.ts';
 
-const exec = promisify(execFile);
-
-async function docker(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const { stdout } = await exec('docker', args, { env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
-  return stdout.trim();
-}
-
-/** Where published ports are reachable: loopback with a local engine, else the engine's host. */
-function engineHost(): string {
-  const remote = /^tcp:\/\/([^:/]+)/.exec(process.env['DOCKER_HOST'] ?? '')?.[1];
-  return remote === undefined || remote === 'localhost' ? '127.0.0.1' : remote;
-}
-const publish = (port: number) => (engineHost() === '127.0.0.1' ? `127.0.0.1::${port}` : String(port));
-
-const prefix = `chatbot-infra-nginx-${randomBytes(4).toString('hex')}`;
-const created = { containers: [] as string[], networks: [] as string[] };
-
-interface Declared {
-  image: string;
-  config: string;
-  bootstrap: string;
-  upstream: string;
-  certificate: string;
-  key: string;
-  domain: string;
-}
-
-function declared(result: RunResult): Declared {
-  const nginx = named(result, 'proxy-nginx');
-  const uploads = reveal(nginx.inputs['uploads']) as { file: string; content: string }[];
-  const file = (path: string) => uploads.find((u) => u.file === path)?.content ?? '';
-  const config = file(NGINX_PATHS.config);
-  return {
-    image: String(nginx.inputs['image']),
-    config,
-    bootstrap: file(NGINX_PATHS.upstream),
-    upstream: String(named(result, 'proxy-switch').inputs['stdin']),
-    certificate: /ssl_certificate (\S+);/.exec(config)?.[1] ?? '',
-    key: /ssl_certificate_key (\S+);/.exec(config)?.[1] ?? '',
-    domain: /server_name (\S+);/.exec(config)?.[1] ?? '',
-  };
-}
-
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-const DAEMON = `exec nginx -g 'daemon off;'`;
-
-/** A shell script that writes files given as base64 environment variables, then runs `then`. */
-function writeFiles(
-  files: Record<string, string>,
-  then: string,
-): { script: string; env: Record<string, string> } {
-  const env: Record<string, string> = {};
-  const lines = ['set -e'];
-  Object.entries(files).forEach(([path, content], i) => {
-    env[`FILE_${i}`] = b64(content);
-    lines.push(`mkdir -p "$(dirname '${path}')"`, `printf %s "$FILE_${i}" | base64 -d > '${path}'`);
-  });
-  lines.push(then);
-  return { script: lines.join('\n'), env };
-}
-
-/** Runs the image with the files written first (they travel as base64 environment variables). */
-async function runWithFiles(
-  image: string,
-  name: string,
-  files: Record<string, string>,
-  command: string,
-  dockerArgs: string[],
-): Promise<string> {
-  const { script, env } = writeFiles(files, command);
-  created.containers.push(name);
-  const args = ['run', '--name', name, ...dockerArgs, ...Object.keys(env).flatMap((k) => ['-e', k])];
-  return docker([...args, '--entrypoint', 'sh', image, '-c', script], { ...process.env, ...env });
-}
+const containers = nginxContainers(uniquePrefix('nginx'));
+const { prefix, runWithFiles } = containers;
 
 /** `nginx -t` of the main config with the given upstream file; the upstream's hosts resolve to loopback. */
 async function nginxTest(
@@ -112,10 +47,7 @@ async function nginxTest(
   }
 }
 
-afterAll(async () => {
-  for (const c of created.containers) await docker(['rm', '-f', c]).catch(() => undefined);
-  for (const n of created.networks) await docker(['network', 'rm', n]).catch(() => undefined);
-});
+afterAll(() => containers.cleanup());
 
 describe('nginx -t of each stack’s configuration', () => {
   const runs = {} as Record<`${StackName}-${'blue' | 'green'}`, Declared>;
@@ -156,37 +88,6 @@ describe('nginx -t of each stack’s configuration', () => {
   });
 });
 
-interface Response {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-function get(url: string, ca?: string): Promise<Response> {
-  const u = new URL(url);
-  const send = u.protocol === 'https:' ? request : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(
-      {
-        host: u.hostname,
-        port: u.port,
-        path: `${u.pathname}${u.search}`,
-        headers: { host: 'localhost', 'accept-encoding': 'identity' },
-        ...(ca !== undefined ? { ca, servername: 'localhost' } : {}),
-        timeout: 10_000,
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** The switch command's script, run as the Command resource runs it: sh -c, stdin, environment. */
 function runSwitch(nginx: string, upstream: string): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve, reject) => {
@@ -220,8 +121,7 @@ describe('a running nginx with the dev stack’s configuration', () => {
     greenUpstream = declared(greenRun).upstream;
     cert = await makeTestCertificate('localhost', ['localhost']);
 
-    await docker(['network', 'create', network]);
-    created.networks.push(network);
+    await containers.network(network);
     // Stand-ins for the app containers: answer with their color on the app's port.
     for (const color of ['blue', 'green']) {
       const conf = `server { listen 8000; default_type application/json; location / { return 200 '{"color":"${color}","uri":"$request_uri"}'; } }\n`;
@@ -233,34 +133,17 @@ describe('a running nginx with the dev stack’s configuration', () => {
         ['-d', '--network', network],
       );
     }
-    const files = {
-      [NGINX_PATHS.config]: d.config,
-      [NGINX_PATHS.upstream]: d.bootstrap,
-      [d.certificate]: cert.certificatePem,
-      [d.key]: cert.privateKeyPem,
-      [`${NGINX_PATHS.webRoot}/blue/index.html`]: '<!doctype html><title>blue build</title>',
-      [`${NGINX_PATHS.webRoot}/green/index.html`]: '<!doctype html><title>green build</title>',
-      [`${NGINX_PATHS.webRoot}/green/assets/index-0ld.js`]: 'console.log("from the previous build")',
-    };
-    await runWithFiles(d.image, nginx, files, DAEMON, [
-      '-d',
-      '--network',
+    ({ base, plain } = await startNginx(containers, d, {
+      name: nginx,
       network,
-      '-p',
-      publish(80),
-      '-p',
-      publish(443),
-    ]);
-    const port = async (p: number) =>
-      /:(\d+)\s*$/m.exec(await docker(['port', nginx, `${p}/tcp`]))?.[1] ?? '';
-    base = `https://${engineHost()}:${await port(443)}`;
-    plain = `http://${engineHost()}:${await port(80)}`;
-    const deadline = Date.now() + 30_000;
-    while ((await get(`${base}/health`, cert.certificatePem).catch(() => undefined)) === undefined) {
-      if (Date.now() > deadline)
-        throw new Error(`nginx did not answer: ${await docker(['logs', nginx]).catch(() => '')}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+      upstream: d.bootstrap,
+      cert,
+      files: {
+        [`${NGINX_PATHS.webRoot}/blue/index.html`]: '<!doctype html><title>blue build</title>',
+        [`${NGINX_PATHS.webRoot}/green/index.html`]: '<!doctype html><title>green build</title>',
+        [`${NGINX_PATHS.webRoot}/green/assets/index-0ld.js`]: 'console.log("from the previous build")',
+      },
+    }));
   });
 
   it('routes the API nowhere before the first switch', async () => {

@@ -14,6 +14,7 @@ const site: NginxSiteOptions = {
   hsts: true,
   tls: { certificate: NGINX_PATHS.tlsCertificate, key: NGINX_PATHS.tlsKey },
   acme: false,
+  edgeLimits: { requestsPerSecond: 50, burst: 200, connections: 100 },
 };
 
 /** The body of the `location <head> {` block of the HTTPS server. */
@@ -47,6 +48,44 @@ describe('the rendered nginx configuration', () => {
     expect(locationBlock(small, '~ ^/v1/knowledge-bases/[^/]+/documents$')).toContain(
       `client_max_body_size ${1_000_000 + 64 * 1024};`,
     );
+  });
+
+  it('edge limits in nginx: limits every /v1 location per client address, answering 429 in the API’s error shape', () => {
+    const http = conf.slice(0, conf.indexOf('server {'));
+    expect(http).toContain('limit_req_zone $binary_remote_addr zone=chatbot_edge_rate:10m rate=50r/s;');
+    expect(http).toContain('limit_conn_zone $binary_remote_addr zone=chatbot_edge_conn:10m;');
+    expect(http).toContain('limit_req_status 429;');
+    expect(http).toContain('limit_conn_status 429;');
+    for (const head of [
+      '/v1/',
+      '= /v1/chat/completions',
+      '~ ^/v1/sessions/[^/]+/messages$',
+      '~ ^/v1/knowledge-bases/[^/]+/documents$',
+    ]) {
+      const block = locationBlock(conf, head);
+      expect(block, head).toContain('limit_req zone=chatbot_edge_rate burst=200 nodelay;');
+      expect(block, head).toContain('limit_conn chatbot_edge_conn 100;');
+    }
+    // Health and the web UI are not limited.
+    for (const head of ['= /health', '^~ /health/', '/']) {
+      expect(locationBlock(conf, head), head).not.toContain('limit_');
+    }
+    const limited = locationBlock(conf, '@edge_limited');
+    expect(limited).toContain('add_header Retry-After 1 always;');
+    expect(limited).toContain('add_header X-Content-Type-Options "nosniff" always;');
+    const body = /return 429 '(.*)';/.exec(limited)?.[1];
+    expect(JSON.parse(body ?? '')).toMatchObject({ error: { code: 'rate_limited' } });
+    expect(serverBlock(conf, '443 ssl')).toContain('error_page 429 @edge_limited;');
+    // The app's own 429s (tenant limits) pass through as the app wrote them.
+    expect(conf).not.toContain('proxy_intercept_errors');
+
+    const other = renderNginxConfig({
+      ...site,
+      edgeLimits: { requestsPerSecond: 7, burst: 3, connections: 2 },
+    });
+    expect(other).toContain('rate=7r/s;');
+    expect(locationBlock(other, '/v1/')).toContain('limit_req zone=chatbot_edge_rate burst=3 nodelay;');
+    expect(locationBlock(other, '/v1/')).toContain('limit_conn chatbot_edge_conn 2;');
   });
 
   it('puts the published HTTPS port into the redirect when it is not 443', () => {
