@@ -66,8 +66,11 @@ const vectorText = (v: number[]) => `[${v.join(',')}]`;
 /** Reciprocal rank fusion's constant: score = sum of 1 / (RRF_K + rank). */
 export const RRF_K = 60;
 
-/** Full-text matches ranked per search, at most, for every word and for any word of the query. */
-export const MATCHES_RANKED = 500;
+/**
+ * Full-text matches ranked per version and search, at most, for every word and for any word of
+ * the query: a word common enough to match more says little, and ranking costs per match.
+ */
+export const MATCHES_RANKED = 200;
 
 const STATUSES: DocumentStatus[] = ['queued', 'processing', 'ready', 'failed'];
 
@@ -835,8 +838,8 @@ export function createKnowledgeRepository(deps: { database: Database }) {
    * its `candidates` nearest chunks by cosine distance (its HNSW index, or an exact scan while
    * it is small); over all of them, the `candidates` best full-text matches; fused by
    * reciprocal rank. Full text ranks chunks holding every word of the query above those holding
-   * some (ts_rank on the stored tsvector, GIN-indexed); it ranks at most MATCHES_RANKED of
-   * each, so a word common enough to match more costs no more (those matches say little).
+   * some (ts_rank on the stored tsvector, found through its GIN index); it ranks at most
+   * MATCHES_RANKED of each, so a word common enough to match more costs no more.
    * Chunks of documents that are not ready are filtered inside the scans (pgvector's iterative
    * scan walks the graph on until enough pass), so they take no place in the ranking.
    */
@@ -854,12 +857,14 @@ export function createKnowledgeRepository(deps: { database: Database }) {
     return database.withTenant(input.tenantId, async (tx) => {
       // Custom plans only (a generic plan could not prune kb_chunks to these partitions), and
       // the documents to skip: usually none, and then no filter at all.
-      const [state] = await tx.execute<{ hidden: string[] | null }>(
+      const [state] = await tx.execute<{ hidden: string[] | null; every_word: string; some_word: string }>(
         sql`select set_config('plan_cache_mode', 'force_custom_plan', true),
                    set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(40, input.candidates)))}, true),
                    set_config('hnsw.iterative_scan', 'relaxed_order', true),
                    (select array_agg(d.id)::text[] from kb_documents d
-                     where d.knowledge_base_id in (${baseIds}) and d.status <> 'ready') as hidden`,
+                     where d.knowledge_base_id in (${baseIds}) and d.status <> 'ready') as hidden,
+                   plainto_tsquery('english', ${input.query})::text as every_word,
+                   replace(plainto_tsquery('english', ${input.query})::text, ' & ', ' | ') as some_word`,
       );
       const hidden = state?.hidden ?? [];
       const visible = hidden.length === 0 ? sql`` : sql`and c.document_id not in (${uuidList(hidden)})`;
@@ -868,26 +873,26 @@ export function createKnowledgeRepository(deps: { database: Database }) {
         if (t.vector === undefined || t.dimensions === null || t.vector.length !== t.dimensions) continue;
         const cast = sql.raw(vectorType(t.dimensions));
         const q = sql`${vectorText(t.vector)}::${cast}`;
-        lists.push(sql`select id, index_id, row_number() over (order by dist, id) as r from (
+        lists.push(sql`select index_id, id, row_number() over (order by dist, id) as r from (
             select c.id, c.index_id, c.embedding::${cast} <=> ${q} as dist
               from kb_chunks c
              where c.index_id = ${t.indexId}::uuid ${visible}
              order by c.embedding::${cast} <=> ${q}
              limit ${input.candidates}) v`);
       }
-      const matches = (terms: SQL, boost: number) => sql`(
-          select m.id, m.index_id, ${boost} + ts_rank(m.tsv, ${terms}) as rank from (
-            select c.id, c.index_id, c.tsv from kb_chunks c, terms
-             where c.index_id in (${indexIds}) and c.tsv @@ ${terms} ${visible}
-             limit ${MATCHES_RANKED}) m, terms
-           order by rank desc
-           limit ${input.candidates})`;
-      lists.push(sql`select id, index_id, row_number() over (order by rank desc, id) as r from (
-          select id, index_id, max(rank) as rank
-            from (${matches(sql`terms.every_word`, 1)} union all ${matches(sql`terms.some_word`, 0)}) h
-           group by id, index_id
+      // Full text through chatbot_kb_text_matches (migration 0009): under row-level security
+      // the GIN index cannot serve `@@` (not a leakproof operator), so that function reads the
+      // versions' partitions itself, for this tenant's versions only.
+      if (state !== undefined && state.every_word !== '') {
+        const hiddenArray = hidden.length === 0 ? sql`'{}'::uuid[]` : sql`array[${uuidList(hidden)}]`;
+        lists.push(sql`select index_id, id, row_number() over (order by rank desc, id) as r
+            from chatbot_kb_text_matches(${input.tenantId}::uuid, array[${indexIds}], ${state.every_word}::tsquery,
+                                         ${state.some_word}::tsquery, ${hiddenArray}, ${input.candidates}::int,
+                                         ${MATCHES_RANKED}::int)
            order by rank desc, id
-           limit ${input.candidates}) t`);
+           limit ${input.candidates}`);
+      }
+      if (lists.length === 0) return [];
       const rows = await tx.execute<{
         score: number;
         id: string;
@@ -897,15 +902,10 @@ export function createKnowledgeRepository(deps: { database: Database }) {
         chunk_index: number;
         heading: string | null;
         content: string;
-      }>(sql`with terms as materialized (
-                select plainto_tsquery('english', ${input.query}) as every_word,
-                       replace(plainto_tsquery('english', ${input.query})::text, ' & ', ' | ')::tsquery
-                         as some_word
-              ),
-              ranked as (${sql.join(
-                lists.map((l) => sql`(${l})`),
-                sql` union all `,
-              )}),
+      }>(sql`with ranked as (${sql.join(
+        lists.map((l) => sql`(${l})`),
+        sql` union all `,
+      )}),
               fused as (
                 select index_id, id, sum(1.0 / (${RRF_K} + r))::float8 as score from ranked
                  group by index_id, id order by score desc, id limit ${input.k}
