@@ -87,7 +87,8 @@ async function pdfToText(bytes: Uint8Array): Promise<string> {
   const { extractText, getDocumentProxy } = await import('unpdf');
   let pages: string[];
   try {
-    const pdf = await getDocumentProxy(bytes);
+    // verbosity 0: errors only; pdf.js warns on stdout, where the service's log lines go.
+    const pdf = await getDocumentProxy(bytes, { verbosity: 0 });
     pages = (await extractText(pdf, { mergePages: false })).text;
   } catch (error) {
     throw new ExtractionError('the PDF could not be read', { cause: error });
