@@ -76,6 +76,16 @@ function securityHeaders(hsts: boolean): string[] {
   ];
 }
 
+/** TLS 1.2 cipher suites: Mozilla's "intermediate" list (forward-secret AEAD) without DHE, in its order. */
+const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+];
+
 /** How every request reaches the active color's app containers (server level; the API
  * locations inherit it). Retries go to another replica only for idempotent requests: nginx
  * never retries POST/PATCH unless `non_idempotent` is listed, and it is not. */
@@ -166,7 +176,10 @@ export function renderNginxConfig(o: NginxSiteOptions): string {
     `ssl_certificate ${o.tls.certificate};`,
     `ssl_certificate_key ${o.tls.key};`,
     'ssl_protocols TLSv1.2 TLSv1.3;',
-    'ssl_prefer_server_ciphers off;',
+    // TLS 1.2: forward-secret AEAD suites only (no CBC), for ECDSA and RSA certificates, in the
+    // server's order (TLS 1.3's suites are all of that kind).
+    `ssl_ciphers ${TLS12_CIPHERS.join(':')};`,
+    'ssl_prefer_server_ciphers on;',
     'ssl_session_cache shared:chatbot_tls:10m;',
     'ssl_session_timeout 1d;',
     'ssl_session_tickets off;',

@@ -101,6 +101,15 @@ describe('the rendered nginx configuration', () => {
     expect(https).toContain('ssl_protocols TLSv1.2 TLSv1.3;');
   });
 
+  it('offers TLS 1.2 only forward-secret AEAD suites, in the server’s order (no CBC)', () => {
+    const https = serverBlock(conf, '443 ssl');
+    const ciphers = /ssl_ciphers (\S+);/.exec(https)?.[1]?.split(':') ?? [];
+    expect(ciphers.length).toBeGreaterThan(0);
+    for (const cipher of ciphers)
+      expect(cipher).toMatch(/^ECDHE-(ECDSA|RSA)-(AES(128|256)-GCM-SHA(256|384)|CHACHA20-POLY1305)$/);
+    expect(https).toContain('ssl_prefer_server_ciphers on;');
+  });
+
   it('proxies /v1 and /health to the active color with keepalive and the client’s address', () => {
     for (const head of ['/v1/', '= /health', '^~ /health/']) {
       expect(locationBlock(conf, head)).toContain('proxy_pass http://chatbot_app;');

@@ -149,7 +149,7 @@ export async function startNginx(
     name: string;
     network: string;
     upstream: string;
-    cert: { certificatePem: string; privateKeyPem: string };
+    cert: { certificatePem: string; privateKeyPem: string; caPem?: string };
     files?: Record<string, string>;
   },
 ): Promise<{ base: string; plain: string }> {
@@ -173,9 +173,11 @@ export async function startNginx(
   const base = `https://${engineHost()}:${await containers.port(name, 443)}`;
   const plain = `http://${engineHost()}:${await containers.port(name, 80)}`;
   const deadline = Date.now() + 30_000;
-  while ((await get(`${base}/health`, cert.certificatePem).catch(() => undefined)) === undefined) {
+  // A self-signed certificate is its own CA.
+  const ca = cert.caPem ?? cert.certificatePem;
+  while ((await get(`${base}/health`, ca).catch(() => undefined)) === undefined) {
     if (Date.now() > deadline)
-      throw new Error(`nginx did not answer: ${await docker(['logs', name]).catch(() => '')}`);
+      throw new Error(`nginx did not answer: ${await containerLogs(name).catch(() => '')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
   return { base, plain };
