@@ -257,6 +257,22 @@ describe('uploads', () => {
     expect(none.status).toBe(400);
     const json = await service.request('POST', path, { token: tenant.adminToken, body: { text: 'hi' } });
     expect(json.status).toBe(415);
+    // Broken multipart bodies: no boundary, a body that ends mid-part.
+    const broken = [
+      { type: 'multipart/form-data', body: 'whatever' },
+      {
+        type: 'multipart/form-data; boundary=xyz',
+        body: '--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhalf a fi',
+      },
+    ];
+    for (const { type, body } of broken) {
+      const res = await service.request('POST', path, {
+        token: tenant.adminToken,
+        rawBody: body,
+        headers: { 'content-type': type },
+      });
+      expect(res.status, `${type}: ${JSON.stringify(res.body)}`).toBe(400);
+    }
     const user = await send([{ name: 'a.txt', type: 'text/plain', content: 'a' }], tenant.userToken);
     expect(user.status).toBe(403);
     const missing = await upload(

@@ -27,6 +27,19 @@ import {
   TenantOnlyQuery,
 } from '../schemas/knowledge-bases.ts';
 
+/**
+ * A failure while reading an upload: ours and the multipart plugin's (4xx) as they are, the
+ * system's (the disk) as errors of the service, anything else the parser's complaint about the
+ * body (no boundary, a part cut short), which is the client's: 400.
+ */
+function unreadableUpload(error: unknown): unknown {
+  if (error instanceof AppError) return error;
+  const { statusCode, code } = error as { statusCode?: unknown; code?: unknown };
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return error;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return error;
+  return new AppError('invalid_request', 'the multipart/form-data body could not be read', { cause: error });
+}
+
 const knowledgeBaseRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { knowledge, tenants } = app.services;
   const { repository, storage, queue, settings } = knowledge;
@@ -173,7 +186,7 @@ const knowledgeBaseRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (received.bytes === 0) throw invalid('the file is empty');
       } catch (error) {
         await storage.discard(received);
-        throw error;
+        throw unreadableUpload(error);
       }
       const id = randomUUID();
       const row = await repository.createDocument({
