@@ -41,5 +41,12 @@ export class AppError extends Error {
 
 export const notFound = (what: string): AppError => new AppError('not_found', `${what} not found`);
 export const forbidden = (message: string): AppError => new AppError('forbidden', message);
+/** A credential of a tenant that no longer exists (deleted meanwhile): 401 on every endpoint. */
+export const tenantGone = (cause?: unknown): AppError =>
+  new AppError(
+    'unauthorized',
+    'the tenant of this credential no longer exists',
+    cause === undefined ? {} : { cause },
+  );
 export const invalid = (message: string, param?: string): AppError =>
   new AppError('invalid_request', message, param === undefined ? {} : { param });

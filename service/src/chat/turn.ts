@@ -15,7 +15,7 @@
 // they are the reply's `sources`.
 import type { FastifyBaseLogger } from 'fastify';
 import type { MessageRow, MessageSource } from '../db/schema.ts';
-import { AppError, forbidden, invalid, notFound } from '../errors.ts';
+import { AppError, forbidden, invalid, notFound, tenantGone } from '../errors.ts';
 import type { Role } from '../lib/jwt.ts';
 import { providerKeyOf, type ProviderKeys } from '../lib/provider-key.ts';
 import {
@@ -130,8 +130,7 @@ export function createChatTurns(deps: TurnDeps) {
 
   /** What the model call needs, from the caller's tenant; refuses before anything is reserved. */
   function prepare(tenantId: string, tenant: VersionedTenant | undefined, input: TurnInput) {
-    if (tenant === undefined)
-      throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
+    if (tenant === undefined) throw tenantGone();
     const settings: TenantSettings = resolveSettings(tenant.row.settings, deps.settingsDefaults);
     const model = input.model ?? settings.model;
     checkRequestedModel(settings, model);

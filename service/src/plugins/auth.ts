@@ -2,7 +2,7 @@
 // development identity. Sets request.principal and adds tenantId/userId to the log.
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { AppError } from '../errors.ts';
+import { AppError, tenantGone } from '../errors.ts';
 import type { Principal } from '../lib/access.ts';
 import { TokenError } from '../lib/jwt.ts';
 import { API_KEY_PREFIX } from '../repositories/api-keys.ts';
@@ -97,7 +97,7 @@ async function authPlugin(app: FastifyInstance) {
     // This process's copy when it has one (no round trip); a deletion through this process
     // drops it at once, and the turn's limiter check or the database catch the others.
     if ((await services.tenants.getForTurn(principal.tenantId)) === undefined) {
-      throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
+      throw tenantGone();
     }
   }
 

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, lt, or } from 'drizzle-orm';
 import { pgErrorCode, type Database } from '../db/client.ts';
 import { apiKeys, type ApiKeyRow } from '../db/schema.ts';
-import { AppError } from '../errors.ts';
+import { tenantGone } from '../errors.ts';
 
 export const API_KEY_PREFIX = 'cbk_';
 
@@ -126,11 +126,6 @@ export function createApiKeysRepository(deps: { database: Database; checkSeconds
   }
 
   return { create, list, remove, authenticate, isLive };
-}
-
-/** A write for a tenant that no longer exists: its credential is no longer valid. */
-export function tenantGone(cause: unknown): AppError {
-  return new AppError('unauthorized', 'the tenant of this credential no longer exists', { cause });
 }
 
 export type ApiKeysRepository = ReturnType<typeof createApiKeysRepository>;

@@ -1,7 +1,7 @@
 // Chat sessions and their messages, always inside one tenant.
 import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
 import { pgErrorCode, type Database } from '../db/client.ts';
-import { tenantGone } from './api-keys.ts';
+import { tenantGone } from '../errors.ts';
 import { messages, sessions, type MessageRow, type MessageSource, type SessionRow } from '../db/schema.ts';
 
 export type NewAssistantMessage = {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AppError } from '../errors.ts';
+import { tenantGone } from '../errors.ts';
 import { presentTenant } from '../lib/present.ts';
 import { errorResponses, Nullable } from '../schemas/common.ts';
 import { Tenant } from '../schemas/tenants.ts';
@@ -22,8 +22,7 @@ const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { sub, role, tenantId } = request.principal;
       if (tenantId === null) return { sub, role, tenant: null };
       const row = await tenants.get(tenantId);
-      if (row === undefined)
-        throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
+      if (row === undefined) throw tenantGone();
       return { sub, role, tenant: presentTenant(row, settingsDefaults) };
     },
   );

@@ -7,7 +7,7 @@ import { Type } from 'typebox';
 import type { ChatMessage } from '../chat/llm.ts';
 import type { Usage } from '../chat/turn.ts';
 import type { MessageSource } from '../db/schema.ts';
-import { AppError, type ErrorCode } from '../errors.ts';
+import { tenantGone, type AppError, type ErrorCode } from '../errors.ts';
 import { chatCaller } from '../lib/access.ts';
 import { modelsOf, resolveSettings } from '../lib/settings.ts';
 import { openEventStream } from '../lib/sse.ts';
@@ -93,8 +93,7 @@ const openAiRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/models', { config }, async (request) => {
     const caller = chatCaller(request.principal);
     const tenant = await services.tenants.get(caller.tenantId);
-    if (tenant === undefined)
-      throw new AppError('unauthorized', 'the tenant of this credential no longer exists');
+    if (tenant === undefined) throw tenantGone();
     const settings = resolveSettings(tenant.settings, services.settingsDefaults);
     const created = Math.floor(tenant.createdAt.getTime() / 1000);
     return {
