@@ -32,11 +32,19 @@ export function createDatabase(options: DatabaseOptions) {
   });
   const db = drizzle(client, { schema });
 
-  /** Runs `work` in a transaction as the application role, inside one tenant. */
-  function withTenant<T>(tenantId: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in a transaction as the application role, inside one tenant; `settings` are
+   * set for the transaction in the same statement (e.g. planner settings of one query).
+   */
+  function withTenant<T>(
+    tenantId: string,
+    work: (tx: Tx) => Promise<T>,
+    settings: Record<string, string> = {},
+  ): Promise<T> {
+    const more = Object.entries(settings).map(([name, value]) => sql`, set_config(${name}, ${value}, true)`);
     return db.transaction(async (tx) => {
       await tx.execute(
-        sql`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${tenantId}, true)`,
+        sql`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${tenantId}, true)${sql.join(more)}`,
       );
       return work(tx);
     });

@@ -35,6 +35,8 @@ export interface SearchTarget {
   embeddingModel: string;
   requestedDimensions: number | null;
   dimensions: number | null;
+  /** The base's documents that are not ready: searches skip their chunks. */
+  hidden: string[];
 }
 
 export interface ChunkToStore {
@@ -807,29 +809,35 @@ export function createKnowledgeRepository(deps: { database: Database }) {
 
   // --- search -------------------------------------------------------------------------
 
+  /** The bases' current versions, and the documents a search skips in each (not ready). */
   async function searchTargets(input: {
     tenantId: string;
     knowledgeBaseIds: string[];
   }): Promise<SearchTarget[]> {
     if (input.knowledgeBaseIds.length === 0) return [];
     return database.withTenant(input.tenantId, async (tx) => {
-      const rows = await tx
-        .select({
-          knowledgeBaseId: knowledgeBases.id,
-          indexId: kbIndexes.id,
-          embeddingModel: kbIndexes.embeddingModel,
-          requestedDimensions: kbIndexes.requestedDimensions,
-          dimensions: kbIndexes.dimensions,
-        })
-        .from(knowledgeBases)
-        .innerJoin(kbIndexes, eq(kbIndexes.id, knowledgeBases.activeIndexId))
-        .where(
-          and(
-            eq(knowledgeBases.tenantId, input.tenantId),
-            inArray(knowledgeBases.id, input.knowledgeBaseIds),
-          ),
-        );
-      return rows;
+      const rows = await tx.execute<{
+        knowledge_base_id: string;
+        index_id: string;
+        embedding_model: string;
+        requested_dimensions: number | null;
+        dimensions: number | null;
+        hidden: string[] | null;
+      }>(sql`select b.id as knowledge_base_id, i.id as index_id, i.embedding_model, i.requested_dimensions,
+                    i.dimensions,
+                    (select array_agg(d.id)::text[] from kb_documents d
+                      where d.knowledge_base_id = b.id and d.status <> 'ready') as hidden
+               from knowledge_bases b
+               join kb_indexes i on i.id = b.active_index_id
+              where b.tenant_id = ${input.tenantId}::uuid and b.id in (${uuidList(input.knowledgeBaseIds)})`);
+      return rows.map((r) => ({
+        knowledgeBaseId: r.knowledge_base_id,
+        indexId: r.index_id,
+        embeddingModel: r.embedding_model,
+        requestedDimensions: r.requested_dimensions,
+        dimensions: r.dimensions,
+        hidden: r.hidden ?? [],
+      }));
     });
   }
 
@@ -852,60 +860,56 @@ export function createKnowledgeRepository(deps: { database: Database }) {
   }): Promise<MessageSource[]> {
     const { targets } = input;
     if (targets.length === 0) return [];
-    const baseIds = uuidList([...new Set(targets.map((t) => t.knowledgeBaseId))]);
     const indexIds = uuidList(targets.map((t) => t.indexId));
-    return database.withTenant(input.tenantId, async (tx) => {
-      // Custom plans only (a generic plan could not prune kb_chunks to these partitions), and
-      // the documents to skip: usually none, and then no filter at all.
-      const [state] = await tx.execute<{ hidden: string[] | null; every_word: string; some_word: string }>(
-        sql`select set_config('plan_cache_mode', 'force_custom_plan', true),
-                   set_config('hnsw.ef_search', ${String(Math.min(1000, Math.max(40, input.candidates)))}, true),
-                   set_config('hnsw.iterative_scan', 'relaxed_order', true),
-                   (select array_agg(d.id)::text[] from kb_documents d
-                     where d.knowledge_base_id in (${baseIds}) and d.status <> 'ready') as hidden,
-                   plainto_tsquery('english', ${input.query})::text as every_word,
-                   replace(plainto_tsquery('english', ${input.query})::text, ' & ', ' | ') as some_word`,
-      );
-      const hidden = state?.hidden ?? [];
-      const visible = hidden.length === 0 ? sql`` : sql`and c.document_id not in (${uuidList(hidden)})`;
-      const lists: SQL[] = [];
-      for (const t of targets) {
-        if (t.vector === undefined || t.dimensions === null || t.vector.length !== t.dimensions) continue;
-        const cast = sql.raw(vectorType(t.dimensions));
-        const q = sql`${vectorText(t.vector)}::${cast}`;
-        lists.push(sql`select index_id, id, row_number() over (order by dist, id) as r from (
+    // Chunks of documents that are not ready (usually none, and then no filter at all); a
+    // document that turned ready since the targets were read stays skipped for this search.
+    const hidden = targets.flatMap((t) => t.hidden);
+    const visible = hidden.length === 0 ? sql`` : sql`and c.document_id not in (${uuidList(hidden)})`;
+    const lists: SQL[] = [];
+    for (const t of targets) {
+      if (t.vector === undefined || t.dimensions === null || t.vector.length !== t.dimensions) continue;
+      const cast = sql.raw(vectorType(t.dimensions));
+      const q = sql`${vectorText(t.vector)}::${cast}`;
+      lists.push(sql`select index_id, id, row_number() over (order by dist, id) as r from (
             select c.id, c.index_id, c.embedding::${cast} <=> ${q} as dist
               from kb_chunks c
              where c.index_id = ${t.indexId}::uuid ${visible}
              order by c.embedding::${cast} <=> ${q}
              limit ${input.candidates}) v`);
-      }
-      // Full text through chatbot_kb_text_matches (migration 0009): under row-level security
-      // the GIN index cannot serve `@@` (not a leakproof operator), so that function reads the
-      // versions' partitions itself, for this tenant's versions only.
-      if (state !== undefined && state.every_word !== '') {
-        const hiddenArray = hidden.length === 0 ? sql`'{}'::uuid[]` : sql`array[${uuidList(hidden)}]`;
-        lists.push(sql`select index_id, id, row_number() over (order by rank desc, id) as r
-            from chatbot_kb_text_matches(${input.tenantId}::uuid, array[${indexIds}], ${state.every_word}::tsquery,
-                                         ${state.some_word}::tsquery, ${hiddenArray}, ${input.candidates}::int,
-                                         ${MATCHES_RANKED}::int)
-           order by rank desc, id
-           limit ${input.candidates}`);
-      }
-      if (lists.length === 0) return [];
-      const rows = await tx.execute<{
-        score: number;
-        id: string;
-        knowledge_base_id: string;
-        document_id: string;
-        document_name: string;
-        chunk_index: number;
-        heading: string | null;
-        content: string;
-      }>(sql`with ranked as (${sql.join(
-        lists.map((l) => sql`(${l})`),
-        sql` union all `,
-      )}),
+    }
+    // Full text through chatbot_kb_text_matches (migration 0009): under row-level security
+    // the GIN index cannot serve `@@` (not a leakproof operator), so that function reads the
+    // versions' partitions itself, for this tenant's versions only.
+    const hiddenArray = hidden.length === 0 ? sql`'{}'::uuid[]` : sql`array[${uuidList(hidden)}]`;
+    lists.push(sql`select index_id, id, row_number() over (order by rank desc, id) as r
+          from chatbot_kb_text_matches(${input.tenantId}::uuid, array[${indexIds}],
+                 plainto_tsquery('english', ${input.query}),
+                 replace(plainto_tsquery('english', ${input.query})::text, ' & ', ' | ')::tsquery,
+                 ${hiddenArray}, ${input.candidates}::int, ${MATCHES_RANKED}::int)
+         order by rank desc, id
+         limit ${input.candidates}`);
+    // Custom plans only: a generic plan could not prune kb_chunks to these partitions.
+    const settings = {
+      plan_cache_mode: 'force_custom_plan',
+      'hnsw.ef_search': String(Math.min(1000, Math.max(40, input.candidates))),
+      'hnsw.iterative_scan': 'relaxed_order',
+    };
+    return database.withTenant(
+      input.tenantId,
+      async (tx) => {
+        const rows = await tx.execute<{
+          score: number;
+          id: string;
+          knowledge_base_id: string;
+          document_id: string;
+          document_name: string;
+          chunk_index: number;
+          heading: string | null;
+          content: string;
+        }>(sql`with ranked as (${sql.join(
+          lists.map((l) => sql`(${l})`),
+          sql` union all `,
+        )}),
               fused as (
                 select index_id, id, sum(1.0 / (${RRF_K} + r))::float8 as score from ranked
                  group by index_id, id order by score desc, id limit ${input.k}
@@ -917,17 +921,19 @@ export function createKnowledgeRepository(deps: { database: Database }) {
                 join kb_documents d on d.id = c.document_id
                where c.index_id in (${indexIds})
                order by f.score desc, c.id`);
-      return rows.map((r) => ({
-        knowledgeBaseId: r.knowledge_base_id,
-        documentId: r.document_id,
-        documentName: r.document_name,
-        chunkId: r.id,
-        chunkIndex: r.chunk_index,
-        heading: r.heading,
-        content: r.content,
-        score: Number(r.score),
-      }));
-    });
+        return rows.map((r) => ({
+          knowledgeBaseId: r.knowledge_base_id,
+          documentId: r.document_id,
+          documentName: r.document_name,
+          chunkId: r.id,
+          chunkIndex: r.chunk_index,
+          heading: r.heading,
+          content: r.content,
+          score: Number(r.score),
+        }));
+      },
+      settings,
+    );
   }
 
   // --- the workers' sweep -------------------------------------------------------------
