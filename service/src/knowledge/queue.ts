@@ -141,9 +141,10 @@ export function createKnowledgeQueue(options: KnowledgeQueueOptions) {
       },
     );
     worker.on('error', (error) => log.warn({ err: error }, 'job worker error'));
+    // `err` goes through the logger's serializer, which keeps query values out.
     worker.on('failed', (job, error) =>
       log.warn(
-        { jobId: job?.id, attemptsMade: job?.attemptsMade, reason: error.message },
+        { jobId: job?.id, attemptsMade: job?.attemptsMade, err: error },
         'knowledge-base job attempt failed',
       ),
     );
