@@ -60,8 +60,8 @@ export interface Attempt {
   final: boolean;
 }
 
-/** What a failure is shown as: ours say why; anything else is logged and summarised. */
-function reasonOf(error: unknown, log: FastifyBaseLogger): string {
+/** What a failure is shown as: ours say why; anything else is summarised (the worker logs it). */
+export function reasonOf(error: unknown): string {
   if (
     error instanceof EmbeddingError ||
     error instanceof ExtractionError ||
@@ -70,7 +70,6 @@ function reasonOf(error: unknown, log: FastifyBaseLogger): string {
   ) {
     return error.message;
   }
-  log.error({ err: error }, 'knowledge-base job failed');
   return 'an internal error stopped the processing; it is logged';
 }
 
@@ -200,7 +199,7 @@ export function createIngestion(deps: IngestionDeps) {
       await repository.failAttempt({
         tenantId,
         documentId,
-        reason: reasonOf(error, log),
+        reason: reasonOf(error),
         final: attempt.final || permanent,
       });
       throw error;
@@ -263,7 +262,7 @@ export function createIngestion(deps: IngestionDeps) {
       }
     } catch (error) {
       if (attempt.final || isPermanent(error)) {
-        await repository.failReindex({ tenantId, indexId, reason: reasonOf(error, log) });
+        await repository.failReindex({ tenantId, indexId, reason: reasonOf(error) });
       } else {
         log.warn({ err: error, tenantId, indexId }, 're-index attempt failed; it will be retried');
       }

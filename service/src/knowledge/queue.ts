@@ -118,6 +118,8 @@ export function createKnowledgeQueue(options: KnowledgeQueueOptions) {
     run(job: KnowledgeJob, attempt: Attempt): Promise<unknown>;
     /** Failures that must not be retried. */
     isPermanent(error: unknown): boolean;
+    /** What a failure is recorded as (no query values). */
+    reasonOf(error: unknown): string;
   }): void {
     const worker = new Worker<KnowledgeJob>(
       QUEUE_NAME,
@@ -126,10 +128,15 @@ export function createKnowledgeQueue(options: KnowledgeQueueOptions) {
         try {
           return await input.run(job.data, { final });
         } catch (error) {
-          if (input.isPermanent(error)) {
-            throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
-          }
-          throw error;
+          // BullMQ keeps a failure's message and stack in Redis: only what the service says of
+          // it (a query's values must not land there); the failure itself is logged here, as
+          // `err` (through the logger's serializer, which keeps query values out).
+          log.warn(
+            { jobId: job.id, attemptsMade: job.attemptsMade, err: error },
+            'knowledge-base job attempt failed',
+          );
+          const reason = input.reasonOf(error);
+          throw input.isPermanent(error) ? new UnrecoverableError(reason) : new Error(reason);
         }
       },
       {
@@ -141,13 +148,6 @@ export function createKnowledgeQueue(options: KnowledgeQueueOptions) {
       },
     );
     worker.on('error', (error) => log.warn({ err: error }, 'job worker error'));
-    // `err` goes through the logger's serializer, which keeps query values out.
-    worker.on('failed', (job, error) =>
-      log.warn(
-        { jobId: job?.id, attemptsMade: job?.attemptsMade, err: error },
-        'knowledge-base job attempt failed',
-      ),
-    );
     workers.push(worker);
     // Not awaited: a Redis that is away at start must not hold the process back.
     queueOf()

@@ -8,7 +8,7 @@ import { providerKeyOf, type ProviderKeys } from '../lib/provider-key.ts';
 import type { TenantsRepository } from '../repositories/tenants.ts';
 import { createEmbedder } from './embeddings.ts';
 import { ExtractionError, extractFile } from './extract.ts';
-import { createIngestion, PermanentFailure } from './ingest.ts';
+import { createIngestion, PermanentFailure, reasonOf } from './ingest.ts';
 import { createKnowledgeQueue } from './queue.ts';
 import { createKnowledgeRepository } from './repository.ts';
 import { createRetriever } from './retrieve.ts';
@@ -86,6 +86,7 @@ export function createKnowledge(deps: {
       concurrency,
       sweepEveryMs: settings.sweepSeconds * 1000,
       isPermanent: (error) => error instanceof ExtractionError || error instanceof PermanentFailure,
+      reasonOf,
       run: (job, attempt) => {
         switch (job.kind) {
           case 'ingest':
