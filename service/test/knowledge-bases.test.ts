@@ -207,6 +207,37 @@ describe('knowledge bases', () => {
   });
 });
 
+describe('the OpenAI-compatible endpoint', () => {
+  it('answers from the knowledge bases too, with sources beside the completion and on the first chunk', async () => {
+    const tenant = await service.createTenant();
+    const base = await createBase(tenant);
+    const doc = await uploadReady(tenant, base.id, {
+      name: 'handbook.md',
+      type: 'text/markdown',
+      content: HANDBOOK,
+    });
+    await useBases(tenant, [base.id]);
+    const question = { role: 'user', content: 'How many holiday days are there?' };
+    const whole = await service.request('POST', '/v1/chat/completions', {
+      token: tenant.userToken,
+      body: { messages: [question] },
+    });
+    expect(whole.status, JSON.stringify(whole.body)).toBe(200);
+    expect(whole.body.choices[0].message.content).toBe(`Echo: ${question.content}`);
+    expect(whole.body.sources.map((s: { documentId: string }) => s.documentId)).toContain(doc.id);
+    expect(service.stub.requests.at(-1)!.body.messages[0]!.content).toContain('[1] handbook.md');
+
+    const response = await fetch(`${service.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tenant.userToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [question], stream: true }),
+    });
+    const chunks = (await readEvents(response)).filter((e) => e.data !== '[DONE]');
+    expect(chunks[0]!.data.sources).toEqual(whole.body.sources);
+    expect(chunks.slice(1).every((c) => c.data.sources === undefined)).toBe(true);
+  });
+});
+
 describe('uploads', () => {
   it('reads HTML (headings kept) and PDF (its text layer)', async () => {
     const tenant = await service.createTenant();
