@@ -1,4 +1,6 @@
 // Tenant API keys: `cbk_<random>`, shown once, stored as a SHA-256 hash, revoked by deletion.
+// A key the database does not know is remembered (its hash), so a flood of unknown keys costs
+// one lookup per key; lookups of one key at the same time share one statement.
 // Tokens minted through a key name it (api_key_id) and die with it: `isLive` answers from
 // this process's last look for up to REVOCATION_CHECK_SECONDS, and a key this process
 // revoked is gone for it at once.
@@ -14,6 +16,11 @@ export const hashApiKey = (key: string): string => createHash('sha256').update(k
 
 /** Keys whose last look this process remembers. */
 const LOOKS = 10_000;
+/**
+ * Unknown keys (hashes) this process remembers, the least recently seen forgotten first. Keys
+ * are random: one unknown now never becomes valid later.
+ */
+const UNKNOWN_KEYS = 100_000;
 
 export function createApiKeysRepository(deps: { database: Database; checkSeconds: number }) {
   const { database } = deps;
@@ -113,16 +120,34 @@ export function createApiKeysRepository(deps: { database: Database; checkSeconds
     return deleted.length > 0;
   }
 
+  /** Hashes of keys the database did not know, in the order last seen. */
+  const unknown = new Set<string>();
+  const authenticating = new Map<string, Promise<{ keyId: string; tenantId: string } | undefined>>();
+
   /** Finds the key's tenant; the lookup runs as the owner through a narrow SQL function. */
   async function authenticate(key: string): Promise<{ keyId: string; tenantId: string } | undefined> {
     const hash = hashApiKey(key);
-    // One statement: the function runs as the owner whoever calls it.
-    const sql = database.client;
-    const rows = await sql<
-      { key_id: string; tenant_id: string }[]
-    >`select key_id, tenant_id from chatbot_authenticate_api_key(${hash})`;
-    const row = rows[0];
-    return row === undefined ? undefined : { keyId: row.key_id, tenantId: row.tenant_id };
+    if (unknown.delete(hash)) {
+      unknown.add(hash);
+      return undefined;
+    }
+    let lookup = authenticating.get(hash);
+    if (lookup === undefined) {
+      // One statement: the function runs as the owner whoever calls it.
+      const sql = database.client;
+      lookup = sql<{ key_id: string; tenant_id: string }[]>`select key_id, tenant_id
+          from chatbot_authenticate_api_key(${hash})`
+        .then((rows) => {
+          const row = rows[0];
+          if (row !== undefined) return { keyId: row.key_id, tenantId: row.tenant_id };
+          if (unknown.size >= UNKNOWN_KEYS) unknown.delete(unknown.values().next().value!);
+          unknown.add(hash);
+          return undefined;
+        })
+        .finally(() => authenticating.delete(hash));
+      authenticating.set(hash, lookup);
+    }
+    return lookup;
   }
 
   return { create, list, remove, authenticate, isLive };
