@@ -4,6 +4,7 @@
 // names the versions it reads or writes, which prunes it to their partitions.
 import { randomUUID } from 'node:crypto';
 import { and, desc, eq, inArray, lt, ne, or, sql, type SQL } from 'drizzle-orm';
+import type { AnyPgColumn } from 'drizzle-orm/pg-core';
 import { pgErrorCode, type Database, type Tx } from '../db/client.ts';
 import {
   kbDocuments,
@@ -75,6 +76,17 @@ export const RRF_K = 60;
 export const MATCHES_RANKED = 200;
 
 const STATUSES: DocumentStatus[] = ['queued', 'processing', 'ready', 'failed'];
+
+/** Rows after the cursor `after` of a newest-first list (created_at, then id). */
+function olderThan(
+  createdAt: AnyPgColumn,
+  id: AnyPgColumn,
+  after: readonly [string, string] | undefined,
+): SQL | undefined {
+  if (after === undefined) return undefined;
+  const at = new Date(after[0]);
+  return or(lt(createdAt, at), and(eq(createdAt, at), lt(id, after[1])));
+}
 
 const uuidList = (ids: readonly string[]): SQL =>
   sql.join(
@@ -188,12 +200,7 @@ export function createKnowledgeRepository(deps: { database: Database }) {
         .where(
           and(
             eq(knowledgeBases.tenantId, tenantId),
-            after === undefined
-              ? undefined
-              : or(
-                  lt(knowledgeBases.createdAt, new Date(after[0])),
-                  and(eq(knowledgeBases.createdAt, new Date(after[0])), lt(knowledgeBases.id, after[1])),
-                ),
+            olderThan(knowledgeBases.createdAt, knowledgeBases.id, after),
           ),
         )
         .orderBy(desc(knowledgeBases.createdAt), desc(knowledgeBases.id))
@@ -289,12 +296,7 @@ export function createKnowledgeRepository(deps: { database: Database }) {
           and(
             eq(kbDocuments.tenantId, tenantId),
             eq(kbDocuments.knowledgeBaseId, knowledgeBaseId),
-            after === undefined
-              ? undefined
-              : or(
-                  lt(kbDocuments.createdAt, new Date(after[0])),
-                  and(eq(kbDocuments.createdAt, new Date(after[0])), lt(kbDocuments.id, after[1])),
-                ),
+            olderThan(kbDocuments.createdAt, kbDocuments.id, after),
           ),
         )
         .orderBy(desc(kbDocuments.createdAt), desc(kbDocuments.id))
