@@ -9,7 +9,8 @@
 //   settle   the reservation replaced by the real usage (else API.md's estimate)
 //   account  the usage counted for the day: by the statement that stores a session turn's
 //            reply, or by one usage statement for a stateless turn
-//   store    a session turn's assistant message, complete, or failed with what arrived
+//   store    a session turn's assistant message, complete, or failed with what arrived; a
+//            whole turn whose client went away leaves nothing (its user message is removed)
 // When the tenant's chat uses knowledge bases, `reserve` first retrieves the chunks the turn's
 // question finds there (knowledge/retrieve.ts) and adds them to the context it reserves for;
 // they are the reply's `sources`.
@@ -48,7 +49,10 @@ export interface TurnDeps extends ProviderKeys {
   settingsDefaults: SettingsDefaults;
   limiter: Pick<RateLimiter, 'reserve' | 'settle'>;
   llm: Pick<Llm, 'complete' | 'stream'>;
-  sessions: Pick<SessionsRepository, 'get' | 'turnHistory' | 'storeUserMessage' | 'finishTurn'>;
+  sessions: Pick<
+    SessionsRepository,
+    'get' | 'turnHistory' | 'storeUserMessage' | 'finishTurn' | 'withdrawUserMessage'
+  >;
   usage: Pick<UsageRepository, 'record'>;
   metrics: Pick<Metrics, 'llmDuration' | 'llmTimeToFirstToken' | 'llmTokens' | 'modelLabel'>;
   /** Retrieval from the tenant's knowledge bases (its `knowledgeBases` setting). */
@@ -89,6 +93,11 @@ interface StatelessTurnInput extends TurnInput {
 interface Streamed {
   /** Aborts the model call (the client went away). */
   signal: AbortSignal;
+}
+
+/** A whole turn: its client may go away too (nginx's read timeout), which aborts the call. */
+interface Whole {
+  signal?: AbortSignal | undefined;
 }
 
 export interface SessionTurnResult {
@@ -304,15 +313,16 @@ export function createChatTurns(deps: TurnDeps) {
 
   /**
    * Calls the model for an admitted turn, whole, or streamed when `stream` is given (its
-   * `onPiece` gets every piece with the model the provider names so far). Never throws for
-   * a provider failure: the outcome says what failed and what arrived.
+   * `onPiece` gets every piece with the model the provider names so far); `signal` aborts
+   * either. Never throws for a provider failure: the outcome says what failed and what arrived.
    */
   async function call(
     log: FastifyBaseLogger,
     turn: AdmittedTurn,
-    stream?: Streamed & { onPiece(piece: string, model: string): void },
+    options: Whole & { stream?: { onPiece(piece: string, model: string): void } } = {},
   ): Promise<CallOutcome> {
     const { request } = turn;
+    const { signal, stream } = options;
     const label = (model: string) => metrics.modelLabel(model, turn.labelledModels);
     const firstModel = label(request.models[0]!);
     const t0 = performance.now();
@@ -321,25 +331,28 @@ export function createChatTurns(deps: TurnDeps) {
     try {
       let result: CompletionResult;
       if (stream === undefined) {
-        result = await llm.complete(request);
+        result = await llm.complete(signal === undefined ? request : { ...request, signal });
       } else {
         let firstPiece = true;
         let servedModel = '';
-        result = await llm.stream({ ...request, signal: stream.signal }, (piece, chunk) => {
-          if (chunk.model) servedModel = chunk.model;
-          if (piece !== '' && firstPiece) {
-            firstPiece = false;
-            metrics.llmTimeToFirstToken.observe({ model: firstModel }, (performance.now() - t0) / 1000);
-          }
-          stream.onPiece(piece, servedModel);
-        });
+        result = await llm.stream(
+          { ...request, ...(signal === undefined ? {} : { signal }) },
+          (piece, chunk) => {
+            if (chunk.model) servedModel = chunk.model;
+            if (piece !== '' && firstPiece) {
+              firstPiece = false;
+              metrics.llmTimeToFirstToken.observe({ model: firstModel }, (performance.now() - t0) / 1000);
+            }
+            stream.onPiece(piece, servedModel);
+          },
+        );
       }
       observe(label(result.askedModel), 'ok');
       return { result, usage: usageOf(request.messages, result.content, result) };
     } catch (error) {
       const failure = providerError(error);
       const partial = partialOf(error);
-      const aborted = stream?.signal.aborted === true;
+      const aborted = signal?.aborted === true;
       observe(firstModel, aborted ? 'aborted' : failure.code);
       log.warn(
         { err: error, code: failure.code, streamed: stream !== undefined, aborted },
@@ -416,11 +429,26 @@ export function createChatTurns(deps: TurnDeps) {
 
   // --- the four turns -------------------------------------------------------------------
 
-  /** A whole session turn; a provider failure is thrown after the reply is stored failed. */
-  async function sessionTurn(input: SessionTurnInput): Promise<SessionTurnResult> {
+  /**
+   * A whole session turn; a provider failure is thrown after the reply is stored failed. When
+   * the client went away meanwhile (`signal`), the call is aborted and the turn withdrawn:
+   * nobody saw it, so it leaves nothing (its usage is counted), and a retry stores one turn.
+   */
+  async function sessionTurn(input: SessionTurnInput & Whole): Promise<SessionTurnResult> {
     const admitted = await admitSession(input, false);
     const { turn } = admitted;
-    const outcome = await call(input.log, turn);
+    const outcome = await call(input.log, turn, { signal: input.signal });
+    if (outcome.failure !== undefined && input.signal?.aborted === true) {
+      await Promise.all([
+        finishStateless(input.log, turn, outcome),
+        sessions.withdrawUserMessage({
+          tenantId: turn.tenantId,
+          sessionId: input.sessionId,
+          messageId: admitted.userMessage.id,
+        }),
+      ]);
+      throw failed(turn, outcome.failure);
+    }
     const reply = await finishSession(input.log, turn, outcome, {
       sessionId: input.sessionId,
       placeholder: undefined,
@@ -455,8 +483,10 @@ export function createChatTurns(deps: TurnDeps) {
     });
     const outcome = await call(input.log, turn, {
       signal: input.signal,
-      onPiece: (piece) => {
-        if (piece !== '') input.onDelta(piece);
+      stream: {
+        onPiece: (piece) => {
+          if (piece !== '') input.onDelta(piece);
+        },
       },
     });
     const reply = await finishSession(input.log, turn, outcome, {
@@ -467,9 +497,9 @@ export function createChatTurns(deps: TurnDeps) {
   }
 
   /** A whole stateless turn; a provider failure is thrown after its usage is counted. */
-  async function statelessTurn(input: StatelessTurnInput): Promise<StatelessTurnResult> {
+  async function statelessTurn(input: StatelessTurnInput & Whole): Promise<StatelessTurnResult> {
     const turn = await admitStateless(input);
-    const outcome = await call(input.log, turn);
+    const outcome = await call(input.log, turn, { signal: input.signal });
     await finishStateless(input.log, turn, outcome);
     if (outcome.failure !== undefined) throw failed(turn, outcome.failure);
     return {
@@ -497,7 +527,7 @@ export function createChatTurns(deps: TurnDeps) {
   ): Promise<{ result: CompletionResult; usage: Usage; failure?: undefined } | { failure: AppError }> {
     const turn = await admitStateless(input);
     input.onAdmitted({ rateLimitHeaders: turn.reservation.headers, sources: turn.sources });
-    const outcome = await call(input.log, turn, input);
+    const outcome = await call(input.log, turn, { signal: input.signal, stream: input });
     await finishStateless(input.log, turn, outcome);
     return outcome.failure === undefined
       ? { result: outcome.result, usage: outcome.usage }

@@ -33,6 +33,18 @@ interface StreamOptions {
   openStreams?: { inc(): void; dec(): void };
 }
 
+/**
+ * Aborts when the client goes away before its response is complete: it closed the connection,
+ * or a proxy did (nginx when its read timeout passes).
+ */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort(new Error('the client went away'));
+  });
+  return gone.signal;
+}
+
 export function openEventStream(
   reply: FastifyReply,
   options?: StreamOptions & { format?: 'events' },
@@ -43,12 +55,9 @@ export function openEventStream(
   options: StreamOptions & { format?: 'events' | 'data' } = {},
 ): EventStream | DataStream {
   const body = new PassThrough();
-  const gone = new AbortController();
+  const gone = clientGone(reply);
   let started = false;
   let ended = false;
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) gone.abort(new Error('client disconnected'));
-  });
   const start = () => {
     started = true;
     options.openStreams?.inc();
@@ -68,12 +77,12 @@ export function openEventStream(
     if (pending === '') return;
     const chunk = pending;
     pending = '';
-    if (!gone.signal.aborted) body.write(chunk);
+    if (!gone.aborted) body.write(chunk);
   };
   const queue = (text: string) => {
     if (ended) return;
     if (!started) start();
-    if (gone.signal.aborted) return;
+    if (gone.aborted) return;
     if (pending === '') process.nextTick(flush);
     pending += text;
   };
@@ -94,7 +103,7 @@ export function openEventStream(
     get started() {
       return started;
     },
-    signal: gone.signal,
+    signal: gone,
   };
   if (dataOnly) {
     return Object.assign(control, {

@@ -244,7 +244,39 @@ export function createSessionsRepository(deps: { database: Database }) {
     }
   }
 
-  return { create, list, get, remove, listMessages, turnHistory, storeUserMessage, finishTurn };
+  /**
+   * Removes a user message whose turn nobody saw (a whole turn whose client went away before
+   * the reply), so that the turn leaves nothing behind.
+   */
+  async function withdrawUserMessage(input: {
+    tenantId: string;
+    sessionId: string;
+    messageId: string;
+  }): Promise<void> {
+    await database.withTenant(input.tenantId, (tx) =>
+      tx
+        .delete(messages)
+        .where(
+          and(
+            eq(messages.tenantId, input.tenantId),
+            eq(messages.sessionId, input.sessionId),
+            eq(messages.id, input.messageId),
+          ),
+        ),
+    );
+  }
+
+  return {
+    create,
+    list,
+    get,
+    remove,
+    listMessages,
+    turnHistory,
+    storeUserMessage,
+    finishTurn,
+    withdrawUserMessage,
+  };
 }
 
 /** Today in UTC, as usage_daily counts days. */

@@ -10,7 +10,7 @@ import type { MessageSource } from '../db/schema.ts';
 import { tenantGone, type AppError, type ErrorCode } from '../errors.ts';
 import { chatCaller } from '../lib/access.ts';
 import { modelsOf, resolveSettings } from '../lib/settings.ts';
-import { openEventStream } from '../lib/sse.ts';
+import { clientGone, openEventStream } from '../lib/sse.ts';
 import type { ErrorPresenter } from '../plugins/errors.ts';
 
 const OPENAI_TYPES: Record<ErrorCode, string> = {
@@ -134,7 +134,8 @@ const openAiRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const created = Math.floor(Date.now() / 1000);
 
     if (body.stream !== true) {
-      const turn = await services.turns.statelessTurn(input);
+      // A client that leaves (nginx's read timeout closes the connection) aborts the call.
+      const turn = await services.turns.statelessTurn({ ...input, signal: clientGone(reply) });
       reply.headers(turn.rateLimitHeaders);
       return {
         id,

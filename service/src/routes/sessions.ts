@@ -2,10 +2,9 @@
 // and delete any session of the tenant; only the owner sends messages.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { FastifyReply } from 'fastify';
 import { requestHash } from '../chat/idempotency.ts';
 import type { AppError } from '../errors.ts';
-import { openEventStream } from '../lib/sse.ts';
+import { clientGone, openEventStream } from '../lib/sse.ts';
 import type { MessageView } from '../lib/present.ts';
 import { forbidden, notFound } from '../errors.ts';
 import { chatCaller } from '../lib/access.ts';
@@ -26,15 +25,6 @@ class StreamFailed extends Error {
     super(failure.message);
     this.failure = failure;
   }
-}
-
-/** Aborts when the client goes away before its response is complete. */
-function clientGone(reply: FastifyReply): AbortSignal {
-  const gone = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) gone.abort(new Error('the client went away'));
-  });
-  return gone.signal;
 }
 
 const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -158,6 +148,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const waitMs = services.config.llmTimeoutMs * 3 + 30_000;
 
       if (!stream) {
+        // A client that leaves (nginx's read timeout closes the connection) aborts the turn.
+        const gone = clientGone(reply);
         const work = async () => {
           const turn = await services.turns.sessionTurn({
             log: request.log,
@@ -165,6 +157,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
             sessionId,
             content,
             model,
+            signal: gone,
           });
           reply.headers(turn.rateLimitHeaders);
           return { message: presentMessage(turn.message), reply: presentMessage(turn.reply) };
@@ -172,7 +165,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         if (scope === undefined) return reply.code(201).send(await work());
         const outcome = await services.idempotency.run(scope, hash, work, {
           waitMs,
-          signal: clientGone(reply),
+          signal: gone,
         });
         return reply.code(201).send(outcome.result);
       }
