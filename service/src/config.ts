@@ -1,6 +1,6 @@
 // Configuration from the environment, as env.ts defines it (and API.md's table lists it).
 // Every value is validated at start; a problem names the variable.
-import { ENV, type Env, type EnvName } from './env.ts';
+import { ENV, withSecretFiles, type Env, type EnvName } from './env.ts';
 import { readConfig } from './lib/config-reader.ts';
 import { unescapeNewlines } from './lib/keys.ts';
 
@@ -28,8 +28,13 @@ function camelCase(name: string): string {
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const { values, problems: found } = readConfig(ENV, (name) => env[name]);
-  const problems = found.map((p) => `${p.key} ${p.text}`);
+  const files = withSecretFiles(env);
+  const { values, problems: found } = readConfig(ENV, (name) => files.env[name]);
+  // A secret whose file failed is named once, by its _FILE variable.
+  const failed = new Set(files.problems.map((p) => p.key.slice(0, -'_FILE'.length)));
+  const problems = [...files.problems, ...found.filter((p) => !failed.has(p.key))].map(
+    (p) => `${p.key} ${p.text}`,
+  );
   if (values.DISABLE_AUTH && values.ENVIRONMENT === 'production') {
     problems.push('DISABLE_AUTH=true is refused when ENVIRONMENT=production');
   }

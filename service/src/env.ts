@@ -4,7 +4,9 @@
 // API.md's configuration table from it; the infra maps stack keys onto these names
 // (infra/app-env.ts). Descriptions are written for that table: short, lower case.
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { Type, type Static, type TString } from 'typebox';
+import { readFileSync } from 'node:fs';
+import { Type, type Static, type TSchema, type TString } from 'typebox';
+import { isSecret } from './lib/config-reader.ts';
 import { jwtAlgorithmFor, unescapeNewlines } from './lib/keys.ts';
 
 function parsesAsUrl(value: string): boolean {
@@ -285,3 +287,31 @@ export const ENV = Type.Object({
 
 export type Env = Static<typeof ENV>;
 export type EnvName = Extract<keyof Env, string>;
+
+/**
+ * The environment with each secret variable that is given as a file read in: `<NAME>_FILE`
+ * names a file holding `<NAME>`'s value (its trailing line breaks dropped), for orchestrators
+ * that mount secrets as files (Docker Swarm's /run/secrets). Setting both, or a file that
+ * cannot be read, is a problem named by `<NAME>_FILE`.
+ */
+export function withSecretFiles(
+  env: Record<string, string | undefined>,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): { env: Record<string, string | undefined>; problems: { key: string; text: string }[] } {
+  const read = { ...env };
+  const problems: { key: string; text: string }[] = [];
+  for (const [name, schema] of Object.entries(ENV.properties as Record<string, TSchema>)) {
+    const path = env[`${name}_FILE`];
+    if (!isSecret(schema) || path === undefined || path === '') continue;
+    if ((env[name] ?? '') !== '') {
+      problems.push({ key: `${name}_FILE`, text: `is set together with ${name}: set one of them` });
+      continue;
+    }
+    try {
+      read[name] = readFile(path).replace(/[\r\n]+$/, '');
+    } catch (err) {
+      problems.push({ key: `${name}_FILE`, text: `cannot be read (${(err as Error).message})` });
+    }
+  }
+  return { env: read, problems };
+}
