@@ -147,9 +147,20 @@ export const messages = pgTable(
     error: text('error'),
     /** The knowledge-base chunks the model was given (and asked to cite), in their order. */
     sources: jsonb('sources').$type<MessageSource[]>(),
+    /**
+     * While `streaming`: the replica streaming it (the advisory lock it holds as long as it
+     * lives, chat/stream-owner.ts); null from a release before 0010.
+     */
+    streamOwner: integer('stream_owner'),
     createdAt: createdAt(),
   },
-  (t) => [index('messages_session_idx').on(t.sessionId, t.seq), tenantIsolation('messages')],
+  (t) => [
+    index('messages_session_idx').on(t.sessionId, t.seq),
+    index('messages_streaming_idx')
+      .on(t.streamOwner)
+      .where(sql`${t.status} = 'streaming'`),
+    tenantIsolation('messages'),
+  ],
 ).enableRLS();
 
 export const usageDaily = pgTable(
