@@ -95,24 +95,41 @@ export const APP_SPEC = Object.fromEntries(
   }),
 ) as AppSpec;
 
+/** One variable of the app's environment. */
+export interface AppVariable {
+  name: EnvName;
+  value: pulumi.Input<string>;
+  /** The service's schema marks it secret (swarm mode passes it as a file, <NAME>_FILE). */
+  secret: boolean;
+}
+
 /**
- * The containers' environment (NAME=value, in the schema's order): each stack key's value as
- * the text the service reads (a secret variable's kept secret), and what the program provides.
+ * The variables the app gets, in the schema's order: each stack key's value as the text the
+ * service reads (a secret variable's kept secret), and what the program provides.
  */
-export function appEnvironment(
+export function appVariables(
   settings: { readonly [Key in AppStackKey]?: unknown },
   program: Record<ProgramName, pulumi.Input<string>>,
-): pulumi.Output<string>[] {
-  const envs: pulumi.Output<string>[] = [];
+): AppVariable[] {
+  const variables: AppVariable[] = [];
   for (const [name, source] of entries) {
+    const secret = isSecret(ENV.properties[name]);
     let value: pulumi.Input<string> | undefined;
     if (source === 'program') {
       value = program[name as ProgramName];
     } else {
       const text = formatValue(settings[source.key as AppStackKey]);
-      value = text !== undefined && isSecret(ENV.properties[name]) ? pulumi.secret(text) : text;
+      value = text !== undefined && secret ? pulumi.secret(text) : text;
     }
-    if (value !== undefined) envs.push(pulumi.interpolate`${name}=${value}`);
+    if (value !== undefined) variables.push({ name, value, secret });
   }
-  return envs;
+  return variables;
+}
+
+/** The containers' environment (NAME=value, in the schema's order), see appVariables. */
+export function appEnvironment(
+  settings: { readonly [Key in AppStackKey]?: unknown },
+  program: Record<ProgramName, pulumi.Input<string>>,
+): pulumi.Output<string>[] {
+  return appVariables(settings, program).map(({ name, value }) => pulumi.interpolate`${name}=${value}`);
 }

@@ -8,7 +8,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import * as tls from '@pulumi/tls';
-import { appEnvironment } from './app-env.ts';
+import { appEnvironment, type ProgramName } from './app-env.ts';
 import { COLORS, type AppSettings, type Color, type ResourceLimits, type StackConfig } from './config.ts';
 import { dataVolume, dockerCommandEnv, labelList, limitArgs, type Labels } from './docker-defaults.ts';
 
@@ -59,6 +59,66 @@ export function urlSafeBase64(b64: string): string {
   return b64.replace(/\+/g, '-').replace(/\//g, '_');
 }
 
+/** The app's healthcheck (the image has no curl: Node's fetch asks /health); host and swarm alike. */
+export const APP_HEALTHCHECK = {
+  tests: [
+    'CMD',
+    'node',
+    '-e',
+    `fetch('http://127.0.0.1:${APP_PORT}/health',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
+  ],
+  interval: '5s',
+  timeout: '5s',
+  retries: 6,
+  startPeriod: '30s',
+};
+
+/** The keys the app signs tokens and encrypts provider keys with. */
+export interface AppKeys {
+  jwtPublicKey: pulumi.Output<string>;
+  /** Secret. */
+  jwtPrivateKey: pulumi.Output<string>;
+  /** Secret. */
+  fernetKey: pulumi.Output<string>;
+}
+
+/**
+ * The configured JWT key pair or one generated (ECDSA P-256), and a generated Fernet key. Both
+ * modes' app components create them under the same names and component type, so the keys stay
+ * when a stack moves between orchestrators.
+ */
+export function appKeys(name: string, configured: StackConfig['jwtKeys'], parent: pulumi.Resource): AppKeys {
+  let jwtPrivateKey: pulumi.Output<string>;
+  let jwtPublicKey: pulumi.Output<string>;
+  if (configured !== undefined) {
+    jwtPrivateKey = configured.privateKey;
+    jwtPublicKey = pulumi.output(configured.publicKey);
+  } else {
+    const key = new tls.PrivateKey(`${name}-jwt-key`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' }, { parent });
+    jwtPrivateKey = pulumi.secret(key.privateKeyPemPkcs8);
+    jwtPublicKey = key.publicKeyPem;
+  }
+  const fernet = new random.RandomBytes(`${name}-fernet-key`, { length: 32 }, { parent });
+  return { jwtPublicKey, jwtPrivateKey, fernetKey: fernet.base64 };
+}
+
+/** What the program gives the app (the rest comes from stack keys, see app-env.ts). */
+export function programVariables(
+  keys: AppKeys,
+  urls: { databaseUrl: pulumi.Input<string>; redisUrl: pulumi.Input<string> },
+): Record<ProgramName, pulumi.Input<string>> {
+  return {
+    API_HOST: '0.0.0.0',
+    API_PORT: String(APP_PORT),
+    DATABASE_URL: urls.databaseUrl,
+    REDIS_URL: urls.redisUrl,
+    JWT_PUBLIC_KEY: keys.jwtPublicKey.apply(pemForEnv),
+    JWT_PRIVATE_KEY: pulumi.secret(keys.jwtPrivateKey.apply(pemForEnv)),
+    FERNET_KEY: pulumi.secret(keys.fernetKey.apply(urlSafeBase64)),
+    UPLOADS_DIR: UPLOADS_PATH,
+  };
+}
+
 /** Copies the image's web build into the color's volume (as root: the volume is root-owned). */
 export const WEB_FILL_SCRIPT = [
   'set -eu',
@@ -74,31 +134,12 @@ export class AppService extends pulumi.ComponentResource {
   constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chatbot:infra:AppService', name, {}, opts);
 
-    let jwtPrivateKey: pulumi.Output<string>;
-    if (args.jwtKeys !== undefined) {
-      jwtPrivateKey = args.jwtKeys.privateKey;
-      this.jwtPublicKey = pulumi.output(args.jwtKeys.publicKey);
-    } else {
-      const key = new tls.PrivateKey(
-        `${name}-jwt-key`,
-        { algorithm: 'ECDSA', ecdsaCurve: 'P256' },
-        { parent: this },
-      );
-      jwtPrivateKey = pulumi.secret(key.privateKeyPemPkcs8);
-      this.jwtPublicKey = key.publicKeyPem;
-    }
-    const fernet = new random.RandomBytes(`${name}-fernet-key`, { length: 32 }, { parent: this });
-
-    const envs = appEnvironment(args.settings, {
-      API_HOST: '0.0.0.0',
-      API_PORT: String(APP_PORT),
-      DATABASE_URL: args.databaseUrl,
-      REDIS_URL: args.redisUrl,
-      JWT_PUBLIC_KEY: this.jwtPublicKey.apply(pemForEnv),
-      JWT_PRIVATE_KEY: pulumi.secret(jwtPrivateKey.apply(pemForEnv)),
-      FERNET_KEY: pulumi.secret(fernet.base64.apply(urlSafeBase64)),
-      UPLOADS_DIR: UPLOADS_PATH,
-    });
+    const keys = appKeys(name, args.jwtKeys, this);
+    this.jwtPublicKey = keys.jwtPublicKey;
+    const envs = appEnvironment(
+      args.settings,
+      programVariables(keys, { databaseUrl: args.databaseUrl, redisUrl: args.redisUrl }),
+    );
 
     this.uploadsVolume = dataVolume(
       `${name}-uploads`,
@@ -142,19 +183,7 @@ export class AppService extends pulumi.ComponentResource {
               envs,
               networksAdvanced: [{ name: args.network, aliases: [`app-${color}`] }],
               volumes: [{ volumeName: this.uploadsVolume.name, containerPath: UPLOADS_PATH }],
-              healthcheck: {
-                // The image has no curl: Node's fetch asks /health.
-                tests: [
-                  'CMD',
-                  'node',
-                  '-e',
-                  `fetch('http://127.0.0.1:${APP_PORT}/health',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
-                ],
-                interval: '5s',
-                timeout: '5s',
-                retries: 6,
-                startPeriod: '30s',
-              },
+              healthcheck: APP_HEALTHCHECK,
               wait: true,
               waitTimeout: 180,
               restart: 'unless-stopped',

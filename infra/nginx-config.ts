@@ -1,6 +1,8 @@
 // nginx's configuration, rendered by pure functions: the main file (uploaded when the nginx
 // container is created; it never names a color) and the small upstream file that the color
-// switch writes into the running container before `nginx -s reload`.
+// switch writes into the running container before `nginx -s reload`. With orchestrator swarm
+// there are no colors and no switch: the main file names the app service's tasks, which nginx
+// resolves through Swarm's DNS as they come and go.
 import type { Color, EdgeLimits } from './config.ts';
 
 /** Paths inside the nginx container. */
@@ -44,7 +46,18 @@ export interface NginxSiteOptions {
   uploadMaxBytes?: number;
   /** Per client address on /v1: requests a second and their burst, requests open at once. */
   edgeLimits: EdgeLimits;
+  /**
+   * orchestrator swarm: the app's tasks as Swarm's DNS names them (`tasks.<service>:<port>`,
+   * endpoint mode dnsrr: one address per running task), resolved again once an answer is
+   * SWARM_DNS_VALID old. Undefined: the color switch's upstream file (orchestrator host).
+   */
+  swarmApp?: string;
 }
+
+/** Docker's DNS server, inside every container on a user-defined or overlay network. */
+export const DOCKER_DNS = '127.0.0.11';
+/** How long nginx keeps an answer about the app's tasks: new tasks get traffic this soon. */
+export const SWARM_DNS_VALID = '1s';
 
 export interface UpstreamOptions {
   color: Color;
@@ -108,7 +121,18 @@ const PROXY_DEFAULTS = [
   'proxy_next_upstream_timeout 10s;',
 ];
 
+/** Swarm: one try more, for scale-downs that stop several tasks within one DNS answer's life
+ * (a connection refused by a stopping task was never sent, so any method moves on). */
+function proxyDefaults(swarm: boolean): string[] {
+  return swarm
+    ? PROXY_DEFAULTS.map((l) => l.replace(/^proxy_next_upstream_tries \d+;$/, 'proxy_next_upstream_tries 3;'))
+    : PROXY_DEFAULTS;
+}
+
 const TO_APP = 'proxy_pass http://chatbot_app;';
+/** Swarm: the variable makes nginx resolve the name per request (through `resolver`), each
+ * address a server it may retry on; the request URI passes unchanged, as with TO_APP. */
+const TO_SWARM_APP = 'proxy_pass http://$chatbot_app;';
 
 /** Zones of the per-address limits on /v1 (the http level declares them). */
 const EDGE_RATE_ZONE = 'chatbot_edge_rate';
@@ -127,13 +151,15 @@ function edgeLimited(limits: EdgeLimits, lines: string[]): string[] {
 
 /** Server-sent events: every byte goes to the client as the app writes it, and the read
  * timeout is above the model's (LLM_TIMEOUT_MS between bytes). */
-const STREAMING = [
-  TO_APP,
-  'proxy_buffering off;',
-  'proxy_cache off;',
-  'proxy_read_timeout 300s;',
-  'proxy_send_timeout 300s;',
-];
+function streaming(toApp: string): string[] {
+  return [
+    toApp,
+    'proxy_buffering off;',
+    'proxy_cache off;',
+    'proxy_read_timeout 300s;',
+    'proxy_send_timeout 300s;',
+  ];
+}
 
 function indent(lines: string[]): string[] {
   return lines.flatMap((l) => l.split('\n')).map((l) => (l === '' ? '' : `    ${l}`));
@@ -151,6 +177,9 @@ function location(head: string, lines: string[]): string {
 export function renderNginxConfig(o: NginxSiteOptions): string {
   const port = o.httpsPort === 443 || o.httpsPort === 0 ? '' : `:${o.httpsPort}`;
   const headers = securityHeaders(o.hsts);
+  const swarm = o.swarmApp !== undefined;
+  const toApp = swarm ? TO_SWARM_APP : TO_APP;
+  const stream = streaming(toApp);
 
   const httpServer = [
     'listen 80 default_server;',
@@ -191,10 +220,12 @@ export function renderNginxConfig(o: NginxSiteOptions): string {
     '# Prometheus metrics are for the private network only.',
     location('^~ /metrics', ['return 404;']),
     '',
-    '# The API and its health, on the active color.',
-    ...PROXY_DEFAULTS,
-    location('= /health', [TO_APP]),
-    location('^~ /health/', [TO_APP]),
+    swarm
+      ? "# The API and its health, on the app service's tasks."
+      : '# The API and its health, on the active color.',
+    ...proxyDefaults(swarm),
+    location('= /health', [toApp]),
+    location('^~ /health/', [toApp]),
     '# /v1 is limited per client address (API.md, "Rate limits"); over a limit nginx answers',
     "# 429 itself; the app's own 429s pass through untouched (its errors are not intercepted).",
     `error_page 429 ${EDGE_LIMITED};`,
@@ -204,31 +235,40 @@ export function renderNginxConfig(o: NginxSiteOptions): string {
       'add_header Retry-After 1 always;',
       `return 429 '{"error":{"code":"rate_limited","message":"too many requests from this address; retry in a second"}}';`,
     ]),
-    location('/v1/', edgeLimited(o.edgeLimits, [TO_APP])),
+    location('/v1/', edgeLimited(o.edgeLimits, [toApp])),
     '# Replies stream as server-sent events.',
-    location('= /v1/chat/completions', edgeLimited(o.edgeLimits, STREAMING)),
-    location('~ ^/v1/sessions/[^/]+/messages$', edgeLimited(o.edgeLimits, STREAMING)),
+    location('= /v1/chat/completions', edgeLimited(o.edgeLimits, stream)),
+    location('~ ^/v1/sessions/[^/]+/messages$', edgeLimited(o.edgeLimits, stream)),
     '# Document uploads to knowledge bases: larger bodies, time to send them.',
     location(
       '~ ^/v1/knowledge-bases/[^/]+/documents$',
       edgeLimited(o.edgeLimits, [
-        TO_APP,
+        toApp,
         `client_max_body_size ${(o.uploadMaxBytes ?? DEFAULT_UPLOAD_MAX_BYTES) + MULTIPART_ALLOWANCE_BYTES};`,
         'proxy_send_timeout 300s;',
         'proxy_read_timeout 300s;',
       ]),
     ),
     '',
-    '# The web UI from the active color; content-hashed assets may come from the idle color',
-    '# too, for pages loaded just before a switch.',
+    ...(swarm
+      ? [
+          '# The web UI from the web volume, which keeps the content-hashed assets of earlier',
+          '# releases for pages loaded before an update.',
+        ]
+      : [
+          '# The web UI from the active color; content-hashed assets may come from the idle color',
+          '# too, for pages loaded just before a switch.',
+        ]),
     location('/assets/', [
-      'try_files /$chatbot_color$uri /$chatbot_idle_color$uri =404;',
+      swarm ? 'try_files $uri =404;' : 'try_files /$chatbot_color$uri /$chatbot_idle_color$uri =404;',
       ...headers,
       'add_header Cache-Control "public, max-age=31536000, immutable" always;',
     ]),
     location('~ /\\.(?!well-known/)', ['return 404;']),
     location('/', [
-      'try_files /$chatbot_color$uri /$chatbot_color/index.html =404;',
+      swarm
+        ? 'try_files $uri /index.html =404;'
+        : 'try_files /$chatbot_color$uri /$chatbot_color/index.html =404;',
       ...headers,
       'add_header Cache-Control "no-cache" always;',
     ]),
@@ -267,9 +307,21 @@ export function renderNginxConfig(o: NginxSiteOptions): string {
     // text/event-stream stays out: compressing would hold deltas back.
     'gzip_types text/plain text/css text/javascript application/javascript application/json application/manifest+json image/svg+xml;',
     '',
-    '# upstream chatbot_app and the $chatbot_color, $chatbot_idle_color and $chatbot_generation',
-    '# maps: written by the color switch.',
-    `include ${NGINX_PATHS.upstream};`,
+    ...(o.swarmApp !== undefined
+      ? [
+          "# The app service's tasks through Swarm's DNS (endpoint mode dnsrr: an address per",
+          '# running task, no virtual IP). nginx asks again once an answer is older than valid=,',
+          '# so a new task gets traffic within that and a stopped one none; a refused connection',
+          '# to a task that is stopping goes to the next address (proxy_next_upstream).',
+          `resolver ${DOCKER_DNS} valid=${SWARM_DNS_VALID} ipv6=off;`,
+          'resolver_timeout 2s;',
+          `map $host $chatbot_app { default ${o.swarmApp}; }`,
+        ]
+      : [
+          '# upstream chatbot_app and the $chatbot_color, $chatbot_idle_color and $chatbot_generation',
+          '# maps: written by the color switch.',
+          `include ${NGINX_PATHS.upstream};`,
+        ]),
     '',
     '# The container healthcheck asks this; it is never published.',
     block('server', [
@@ -277,7 +329,9 @@ export function renderNginxConfig(o: NginxSiteOptions): string {
       'access_log off;',
       location('= /nginx-health', ['default_type text/plain;', 'return 200 "ok\\n";']),
       // Which upstream file the workers run: the switch waits until it is the one it wrote.
-      location('= /nginx-generation', ['default_type text/plain;', 'return 200 $chatbot_generation;']),
+      ...(swarm
+        ? []
+        : [location('= /nginx-generation', ['default_type text/plain;', 'return 200 $chatbot_generation;'])]),
     ]),
     '',
     block('server', httpServer),

@@ -70,6 +70,69 @@ export function renderSwitchScript(script: string): string {
 
 export const SWITCH_SCRIPT = renderSwitchScript(readFileSync(SWITCH_SCRIPT_FILE, 'utf8'));
 
+/** Where nginx finds its certificate, and what the stack gives it (either orchestrator). */
+export interface ProxyTls {
+  /** The paths nginx reads inside its container. */
+  paths: { certificate: string; key: string };
+  /** self-signed and config: the contents (the key secret), for NGINX_PATHS.tlsCertificate and tlsKey. */
+  files: { certificate: pulumi.Input<string>; key: pulumi.Input<string> } | undefined;
+  /** Directories of the Docker host nginx mounts read-only (Let's Encrypt's tree, the ACME webroot). */
+  hostDirs: { hostPath: string; containerPath: string }[];
+}
+
+/** The certificate of tlsMode (a self-signed one generated here), and the ACME webroot. */
+export function proxyTls(
+  name: string,
+  stack: string,
+  p: StackConfig['proxy'],
+  parent: pulumi.Resource,
+): ProxyTls {
+  const tlsPaths = { certificate: NGINX_PATHS.tlsCertificate, key: NGINX_PATHS.tlsKey };
+  const hostDirs: ProxyTls['hostDirs'] = [];
+  let result: ProxyTls;
+  if (p.tls.mode === 'self-signed') {
+    const key = new tls.PrivateKey(`${name}-tls-key`, { algorithm: 'ECDSA', ecdsaCurve: 'P256' }, { parent });
+    const cert = new tls.SelfSignedCert(
+      `${name}-tls-cert`,
+      {
+        privateKeyPem: key.privateKeyPem,
+        subject: { commonName: p.domain, organization: `chatbot ${stack}` },
+        dnsNames: [...new Set([p.domain, 'localhost'])],
+        ipAddresses: ['127.0.0.1'],
+        validityPeriodHours: 24 * 365,
+        earlyRenewalHours: 24 * 30,
+        allowedUses: ['digital_signature', 'key_encipherment', 'server_auth'],
+      },
+      { parent },
+    );
+    result = {
+      paths: tlsPaths,
+      files: { certificate: cert.certPem, key: pulumi.secret(key.privateKeyPem) },
+      hostDirs,
+    };
+  } else if (p.tls.mode === 'config') {
+    result = {
+      paths: tlsPaths,
+      files: { certificate: p.tls.certificate ?? '', key: p.tls.privateKey ?? pulumi.secret('') },
+      hostDirs,
+    };
+  } else {
+    // Let's Encrypt layout: live/<domain>/ holds links into archive/, so mount the whole tree.
+    hostDirs.push({ hostPath: p.tls.hostDir, containerPath: LETSENCRYPT_MOUNT });
+    result = {
+      paths: {
+        certificate: `${LETSENCRYPT_MOUNT}/live/${p.domain}/fullchain.pem`,
+        key: `${LETSENCRYPT_MOUNT}/live/${p.domain}/privkey.pem`,
+      },
+      files: undefined,
+      hostDirs,
+    };
+  }
+  if (p.acmeWebroot !== undefined)
+    hostDirs.push({ hostPath: p.acmeWebroot, containerPath: NGINX_PATHS.acmeRoot });
+  return result;
+}
+
 export class ReverseProxy extends pulumi.ComponentResource {
   public readonly container: docker.Container;
   public readonly switchCommand: command.local.Command;
@@ -79,51 +142,20 @@ export class ReverseProxy extends pulumi.ComponentResource {
     super('chatbot:infra:Proxy', name, {}, opts);
     const p = args.proxy;
 
-    const uploads: docker.types.input.ContainerUpload[] = [];
+    const tlsFiles = proxyTls(name, args.stack, p, this);
+    const certPaths = tlsFiles.paths;
+    const uploads: docker.types.input.ContainerUpload[] =
+      tlsFiles.files === undefined
+        ? []
+        : [
+            { file: NGINX_PATHS.tlsCertificate, content: tlsFiles.files.certificate },
+            { file: NGINX_PATHS.tlsKey, content: tlsFiles.files.key },
+          ];
     const volumes: docker.types.input.ContainerVolume[] = [
       { volumeName: args.webVolumes.blue, containerPath: `${NGINX_PATHS.webRoot}/blue`, readOnly: true },
       { volumeName: args.webVolumes.green, containerPath: `${NGINX_PATHS.webRoot}/green`, readOnly: true },
+      ...tlsFiles.hostDirs.map((d) => ({ ...d, readOnly: true })),
     ];
-
-    let certPaths: { certificate: string; key: string } = {
-      certificate: NGINX_PATHS.tlsCertificate,
-      key: NGINX_PATHS.tlsKey,
-    };
-    if (p.tls.mode === 'self-signed') {
-      const key = new tls.PrivateKey(
-        `${name}-tls-key`,
-        { algorithm: 'ECDSA', ecdsaCurve: 'P256' },
-        { parent: this },
-      );
-      const cert = new tls.SelfSignedCert(
-        `${name}-tls-cert`,
-        {
-          privateKeyPem: key.privateKeyPem,
-          subject: { commonName: p.domain, organization: `chatbot ${args.stack}` },
-          dnsNames: [...new Set([p.domain, 'localhost'])],
-          ipAddresses: ['127.0.0.1'],
-          validityPeriodHours: 24 * 365,
-          earlyRenewalHours: 24 * 30,
-          allowedUses: ['digital_signature', 'key_encipherment', 'server_auth'],
-        },
-        { parent: this },
-      );
-      uploads.push({ file: NGINX_PATHS.tlsCertificate, content: cert.certPem });
-      uploads.push({ file: NGINX_PATHS.tlsKey, content: pulumi.secret(key.privateKeyPem) });
-    } else if (p.tls.mode === 'config') {
-      uploads.push({ file: NGINX_PATHS.tlsCertificate, content: p.tls.certificate ?? '' });
-      uploads.push({ file: NGINX_PATHS.tlsKey, content: p.tls.privateKey ?? pulumi.secret('') });
-    } else {
-      // Let's Encrypt layout: live/<domain>/ holds links into archive/, so mount the whole tree.
-      volumes.push({ hostPath: p.tls.hostDir, containerPath: LETSENCRYPT_MOUNT, readOnly: true });
-      certPaths = {
-        certificate: `${LETSENCRYPT_MOUNT}/live/${p.domain}/fullchain.pem`,
-        key: `${LETSENCRYPT_MOUNT}/live/${p.domain}/privkey.pem`,
-      };
-    }
-    if (p.acmeWebroot !== undefined) {
-      volumes.push({ hostPath: p.acmeWebroot, containerPath: NGINX_PATHS.acmeRoot, readOnly: true });
-    }
 
     const nginxConf = renderNginxConfig({
       stack: args.stack,
