@@ -4,6 +4,7 @@
 // the transaction-local setting `app.tenant_id`.
 import { sql, type InferSelectModel } from 'drizzle-orm';
 import {
+  type AnyPgColumn,
   bigint,
   bigserial,
   date,
@@ -208,13 +209,21 @@ export const idempotencyKeys = pgTable(
 // which drizzle-kit cannot declare: a hand-written migration creates it, and `KbChunkRow` below is its
 // row. Dropping a kb_indexes row drops its partition (a trigger).
 
+const tenantRef = () =>
+  uuid('tenant_id')
+    .notNull()
+    .references(() => tenants.id, { onDelete: 'cascade' });
+const updatedAt = () => timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow();
+const knowledgeBaseRef = () =>
+  uuid('knowledge_base_id')
+    .notNull()
+    .references((): AnyPgColumn => knowledgeBases.id, { onDelete: 'cascade' });
+
 export const knowledgeBases = pgTable(
   'knowledge_bases',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    tenantId: uuid('tenant_id')
-      .notNull()
-      .references(() => tenants.id, { onDelete: 'cascade' }),
+    tenantId: tenantRef(),
     name: text('name').notNull(),
     description: text('description').notNull().default(''),
     /** Characters per chunk (about), and characters carried over between neighbours. */
@@ -225,7 +234,7 @@ export const knowledgeBases = pgTable(
     /** The version a re-index is building, if any. */
     buildingIndexId: uuid('building_index_id'),
     createdAt: createdAt(),
-    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [
     uniqueIndex('knowledge_bases_name_key').on(t.tenantId, t.name),
@@ -238,12 +247,8 @@ export const kbIndexes = pgTable(
   'kb_indexes',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    tenantId: uuid('tenant_id')
-      .notNull()
-      .references(() => tenants.id, { onDelete: 'cascade' }),
-    knowledgeBaseId: uuid('knowledge_base_id')
-      .notNull()
-      .references(() => knowledgeBases.id, { onDelete: 'cascade' }),
+    tenantId: tenantRef(),
+    knowledgeBaseId: knowledgeBaseRef(),
     embeddingModel: text('embedding_model').notNull(),
     /** Asked of the provider (`dimensions`); null: the model's own. */
     requestedDimensions: integer('requested_dimensions'),
@@ -254,7 +259,7 @@ export const kbIndexes = pgTable(
     progress: integer('progress').notNull().default(0),
     error: text('error'),
     createdAt: createdAt(),
-    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [index('kb_indexes_base_idx').on(t.knowledgeBaseId), tenantIsolation('kb_indexes')],
 ).enableRLS();
@@ -263,12 +268,8 @@ export const kbDocuments = pgTable(
   'kb_documents',
   {
     id: uuid('id').primaryKey().defaultRandom(),
-    tenantId: uuid('tenant_id')
-      .notNull()
-      .references(() => tenants.id, { onDelete: 'cascade' }),
-    knowledgeBaseId: uuid('knowledge_base_id')
-      .notNull()
-      .references(() => knowledgeBases.id, { onDelete: 'cascade' }),
+    tenantId: tenantRef(),
+    knowledgeBaseId: knowledgeBaseRef(),
     name: text('name').notNull(),
     contentType: text('content_type', {
       enum: ['text/plain', 'text/markdown', 'text/html', 'application/pdf'],
@@ -283,7 +284,7 @@ export const kbDocuments = pgTable(
     /** The reason of the last failed attempt. */
     error: text('error'),
     createdAt: createdAt(),
-    updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updatedAt: updatedAt(),
   },
   (t) => [
     index('kb_documents_base_idx').on(t.knowledgeBaseId, t.createdAt.desc(), t.id.desc()),
