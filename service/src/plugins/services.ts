@@ -5,6 +5,7 @@ import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
 import { createLlm, type Llm } from '../chat/llm.ts';
 import { createRateLimiter, type RateLimiter } from '../chat/rate-limit.ts';
+import { createStreamOwner, type StreamOwner } from '../chat/stream-owner.ts';
 import { createIdempotency, type Idempotency } from '../chat/idempotency.ts';
 import { createChatTurns, type ChatTurns } from '../chat/turn.ts';
 import type { Config } from '../config.ts';
@@ -41,6 +42,8 @@ export interface Services {
   turns: ChatTurns;
   /** Knowledge bases: documents, ingestion jobs (and this process's workers), search. */
   knowledge: Knowledge;
+  /** This replica's lock, named by the replies it streams; sweeps what dead replicas left. */
+  streamOwner: StreamOwner;
 }
 
 declare module 'fastify' {
@@ -108,7 +111,9 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
     cacheTtlSeconds: config.cacheTtlSeconds,
     log: app.log,
   });
-  const sessions = createSessionsRepository({ database });
+  // The replica's lock in Postgres, named by the replies it streams (chat/stream-owner.ts).
+  const streamOwner = createStreamOwner({ databaseUrl: config.databaseUrl, database, log: app.log });
+  const sessions = createSessionsRepository({ database, streamOwner: streamOwner.current });
   const usage = createUsageRepository({ database });
   const limiter = createRateLimiter({
     redis,
@@ -160,12 +165,15 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
       knowledge: knowledge.retriever,
     }),
     knowledge,
+    streamOwner,
   };
   app.decorate('services', services);
 
   // The workers start once the app is ready (KB_WORKER_CONCURRENCY of them; none at 0).
   app.addHook('onReady', (done) => {
     knowledge.startWorkers();
+    // Takes this replica's lock, then marks failed what replicas that died left streaming.
+    streamOwner.start();
     done();
   });
 
@@ -176,6 +184,8 @@ async function servicesPlugin(app: FastifyInstance, options: { config: Config })
       .catch((error: unknown) => app.log.warn({ err: error }, 'closing the knowledge-base workers failed'));
     services.idempotency.close();
     await Promise.allSettled([
+      // Streams have ended (the server closed after its requests): the lock may go.
+      streamOwner.close(),
       database.close(),
       redis.quit().catch(() => redis.disconnect()),
       services.llm.close(),

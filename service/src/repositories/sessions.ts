@@ -34,6 +34,7 @@ const MESSAGE_COLUMNS = [
   'completion_tokens',
   'error',
   'sources',
+  'stream_owner',
   'created_at',
 ];
 
@@ -54,6 +55,7 @@ interface MessageSqlRow {
   completion_tokens: number | null;
   error: string | null;
   sources: MessageSource[] | null;
+  stream_owner: number | null;
   /** Text: drizzle switches postgres.js's timestamp parsing off for its own mapping. */
   created_at: string;
 }
@@ -72,11 +74,16 @@ function messageFromSql(row: MessageSqlRow): MessageRow {
     completionTokens: row.completion_tokens,
     error: row.error,
     sources: row.sources,
+    streamOwner: row.stream_owner,
     createdAt: new Date(row.created_at),
   };
 }
 
-export function createSessionsRepository(deps: { database: Database }) {
+export function createSessionsRepository(deps: {
+  database: Database;
+  /** The replica a streaming placeholder names (chat/stream-owner.ts); null: none. */
+  streamOwner?: () => number | null;
+}) {
   const { database } = deps;
   const sql = database.client;
 
@@ -190,7 +197,8 @@ export function createSessionsRepository(deps: { database: Database }) {
    * Stores the user's message, and with `placeholder` an assistant message in state
    * `streaming` right after it, and touches the session (updated_at; the title from the
    * first message). Undefined when the session is not the caller's (or was just deleted).
-   * One statement, committed before it answers; `durable: false` does not wait for the
+   * The placeholder names this replica as its owner (`streamOwner`), so that it is marked
+   * failed should the replica die before finishing it. One statement, committed before it answers; `durable: false` does not wait for the
    * commit's WAL flush, for a caller that acknowledges the message only after a durable
    * commit of its own (which flushes this one too).
    */
@@ -208,7 +216,8 @@ export function createSessionsRepository(deps: { database: Database }) {
       rows = await sql<MessageSqlRow[]>`select ${sql(MESSAGE_COLUMNS)}
           from chatbot_store_user_message(${tenantId}, ${sessionId}, ${userId}, ${content},
                                           ${content.slice(0, TITLE_LENGTH)}, ${input.placeholder},
-                                          ${input.durable})`;
+                                          ${input.durable},
+                                          ${input.placeholder ? (deps.streamOwner?.() ?? null) : null}::integer)`;
     } catch (error) {
       if (pgErrorCode(error) === SESSION_NOT_FOUND) return undefined;
       throw error;

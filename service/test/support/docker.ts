@@ -53,12 +53,17 @@ export interface StartedContainer {
   stop(): Promise<void>;
 }
 
+/** Publishes a container port on 127.0.0.1: on `hostPort` (it survives a restart), else one Docker picks. */
+const publishOn = (port: number, hostPort?: number) =>
+  hostPort === undefined ? `127.0.0.1::${port}` : `127.0.0.1:${hostPort}:${port}`;
+
 /**
  * Postgres with pgvector. Tests run it without durability (fsync off); `durable` keeps the
- * defaults (benchmarks), and `args` adds server settings (`-c name=value` pairs).
+ * defaults (benchmarks), and `args` adds server settings (`-c name=value` pairs). `hostPort`
+ * keeps its address across `docker restart` (Docker picks a new port otherwise).
  */
 export async function startPostgres(
-  options: { durable?: boolean; args?: string[] } = {},
+  options: { durable?: boolean; args?: string[]; hostPort?: number } = {},
 ): Promise<StartedContainer> {
   const name = uniqueName('chatbot-test-pg');
   const fast = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
@@ -70,7 +75,7 @@ export async function startPostgres(
       '--name',
       name,
       '-p',
-      '127.0.0.1::5432',
+      publishOn(5432, options.hostPort),
       '-e',
       'POSTGRES_PASSWORD',
       '-e',
@@ -102,7 +107,8 @@ export async function startPostgres(
   }
 }
 
-export async function startRedis(): Promise<StartedContainer> {
+/** Redis without persistence: a restart loses its data. `hostPort` as for startPostgres. */
+export async function startRedis(options: { hostPort?: number } = {}): Promise<StartedContainer> {
   const name = uniqueName('chatbot-test-redis');
   const password = randomBytes(12).toString('hex');
   await docker([
@@ -110,7 +116,7 @@ export async function startRedis(): Promise<StartedContainer> {
     '--name',
     name,
     '-p',
-    '127.0.0.1::6379',
+    publishOn(6379, options.hostPort),
     REDIS_IMAGE,
     'redis-server',
     '/tmp/redis.conf',
