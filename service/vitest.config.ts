@@ -24,6 +24,8 @@ export default defineConfig({
           include: ['test/**/*.load.test.ts'],
           fileParallelism: false,
           sequence: { groupOrder: 1 },
+          // Heap measured after a full collection.
+          execArgv: ['--expose-gc'],
         },
       },
     ],

@@ -9,7 +9,7 @@ import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 import { serializeError } from './lib/log-errors.ts';
 import authPlugin from './plugins/auth.ts';
-import errorsPlugin from './plugins/errors.ts';
+import errorsPlugin, { frameworkErrors } from './plugins/errors.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import servicesPlugin from './plugins/services.ts';
 import healthRoutes from './routes/health.ts';
@@ -69,6 +69,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}) {
       // `format: uuid` means the canonical form only.
       onCreate: (ajv) => void ajv.addFormat('uuid', CANONICAL_UUID),
     },
+    // Malformed URLs and over-long path parameters, answered in API.md's shape.
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // A body is JSON (or, where a route says so, multipart): Fastify's text/plain parser would

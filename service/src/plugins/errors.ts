@@ -45,6 +45,26 @@ export const defaultPresenter: ErrorPresenter = (_reply, error) => ({
   error: { code: error.code, message: error.message },
 });
 
+/**
+ * What Fastify meets before any route (its `frameworkErrors` option), in API.md's shape: a
+ * malformed URL component is 400; a path parameter longer than the router takes (longer than
+ * any id) names nothing, 404 (Fastify's own answer was 414 in a shape of its own).
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const appError =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new AppError('not_found', 'no such thing: a part of the path is longer than any id', { cause: error })
+      : error.code === 'FST_ERR_BAD_URL'
+        ? new AppError('invalid_request', 'the URL is malformed', { cause: error })
+        : toAppError(error);
+  if (appError.statusCode >= 500) request.log.error({ err: error, code: appError.code }, 'request failed');
+  else request.log.info({ code: appError.code, reason: appError.message }, 'request refused');
+  return reply
+    .code(ERROR_STATUS[appError.code])
+    .type('application/json')
+    .send(defaultPresenter(reply, appError));
+}
+
 async function errorsPlugin(app: FastifyInstance, options: { spaIndex?: boolean }) {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const appError = toAppError(error);
