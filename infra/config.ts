@@ -39,9 +39,46 @@ const cpuLimit = (description: string) =>
     'a positive number of CPUs like 1.5',
   );
 
+/** A Swarm node label key, as `docker node update --label-add <key>=true` takes it. */
+const NODE_LABEL = /^[a-z0-9]([a-z0-9._-]{0,62}[a-z0-9])?$/;
+
 /** The keys of the infrastructure itself (the app's keys come from app-env.ts). */
 const INFRA_SPEC = {
   namePrefix: text('', 'Prefix of every Docker object the stack creates; empty means chatbot-<stack>.'),
+  orchestrator: Type.Enum(['host', 'swarm'], {
+    default: 'host',
+    description:
+      'host: every container on the one Docker host, the app deployed blue/green; swarm: dockerHost is a Swarm manager, the app a replicated service updated one task at a time (start-first, rolled back on failure), Postgres and Redis on the node labelled swarmDataLabel, nginx on the node labelled swarmEdgeLabel.',
+  }),
+  swarmDataLabel: matching(
+    text(
+      'chatbot.data',
+      'orchestrator swarm: label of the node that runs Postgres and Redis and keeps their volumes (docker node update --label-add <label>=true <node>).',
+    ),
+    NODE_LABEL,
+    'a node label like chatbot.data',
+  ),
+  swarmEdgeLabel: matching(
+    text(
+      'chatbot.edge',
+      'orchestrator swarm: label of the node that runs nginx, publishes ports 80 and 443 and keeps the web volume (docker node update --label-add <label>=true <node>).',
+    ),
+    NODE_LABEL,
+    'a node label like chatbot.edge',
+  ),
+  swarmUploadsNfs: matching(
+    text(
+      '',
+      'orchestrator swarm: NFS export (host:/path) holding the uploads volume, which every app task on every node mounts; required outside development (empty: a volume local to each node).',
+      { examples: ['10.0.0.5:/srv/chatbot-uploads'] },
+    ),
+    /^[A-Za-z0-9.\-[\]:]+:\/\S*$/,
+    'an NFS export like 10.0.0.5:/srv/chatbot-uploads',
+  ),
+  swarmEncryptNetwork: flag(
+    false,
+    'orchestrator swarm: encrypt the overlay network between nodes (IPsec: the nodes must let ESP, IP protocol 50, through).',
+  ),
   dockerHost: matching(
     text(
       '',
@@ -143,7 +180,12 @@ const INFRA_SPEC = {
   version: text('', 'Version label of the build (VERSION build argument); empty means the short commit.'),
   sourceUrl: text('', 'Source repository URL for the image’s OCI label (SOURCE build argument).'),
   platform: text('', 'Build platform, e.g. linux/amd64; empty means the Docker host’s own.'),
-  replicas: integer(1, 1, 20, 'App containers per color.'),
+  replicas: integer(
+    1,
+    1,
+    20,
+    'App containers per color (orchestrator host), or tasks of the app service (swarm).',
+  ),
   jwtPrivateKey: text('', 'JWT signing key (PEM); empty generates an ECDSA P-256 pair with @pulumi/tls.', {
     secret: true,
   }),
@@ -179,6 +221,16 @@ export type ConfigKey = keyof typeof CONFIG_SPEC.properties;
 /** Every key's value, as read (empty values replaced by their defaults). */
 export type ConfigValues = Static<typeof CONFIG_SPEC>;
 export type TlsMode = ConfigValues['tlsMode'];
+export type Orchestrator = ConfigValues['orchestrator'];
+
+/** orchestrator swarm: where things run (node labels) and how the uploads are shared. */
+export interface SwarmConfig {
+  dataLabel: string;
+  edgeLabel: string;
+  /** The NFS export of the uploads volume; undefined: a volume local to each node. */
+  uploadsNfs: { address: string; path: string } | undefined;
+  encryptNetwork: boolean;
+}
 
 export interface TlsConfig {
   mode: TlsMode;
@@ -207,6 +259,8 @@ export interface StackConfig {
   stack: string;
   namePrefix: string;
   dockerHost: string | undefined;
+  orchestrator: Orchestrator;
+  swarm: SwarmConfig;
   images: { postgres: string; redis: string; nginx: string; node: string };
   release: {
     /** A prebuilt image reference; undefined builds this checkout's Dockerfile. */
@@ -219,10 +273,12 @@ export interface StackConfig {
     sourceUrl: string;
     platform: string | undefined;
   };
+  /** orchestrator host: the color nginx sends traffic to (swarm has no colors). */
   activeColor: Color;
   idleColor: Color;
   /** What each color runs; undefined means the release. */
   colorImages: Record<Color, string | undefined>;
+  /** App containers per color (host), or tasks of the app service (swarm). */
   replicas: number;
   app: AppSettings;
   /** Configured JWT keys; undefined generates a pair. */
@@ -421,13 +477,40 @@ export function parseConfig(source: ConfigSource): StackConfig {
     problems.push(`${ns}:httpPort and httpsPort must differ`);
 
   // Every color's pool (replicas x (pool + overflow)), the migrations and a few sessions for
-  // operators must fit into max_connections.
-  const needed = 2 * v.replicas * (v.dbPoolSize + v.dbMaxOverflow) + 5;
+  // operators must fit into max_connections. A swarm update runs one task more than replicas.
+  const swarm = v.orchestrator === 'swarm';
+  const needed =
+    (swarm ? v.replicas + SWARM_UPDATE_PARALLELISM : 2 * v.replicas) * (v.dbPoolSize + v.dbMaxOverflow) + 5;
   if (needed > v.postgresMaxConnections) {
+    const who = swarm
+      ? `the app's tasks may open during an update ((${v.replicas} replicas + ${SWARM_UPDATE_PARALLELISM})`
+      : `both colors may open (2 x ${v.replicas} replicas`;
     problems.push(
-      `${ns}:postgresMaxConnections (${v.postgresMaxConnections}) is below what both colors may open ` +
-        `(2 x ${v.replicas} replicas x (dbPoolSize + dbMaxOverflow) + 5 = ${needed}): ${setCmd('postgresMaxConnections', String(needed))}`,
+      `${ns}:postgresMaxConnections (${v.postgresMaxConnections}) is below what ${who} x (dbPoolSize + dbMaxOverflow) + 5 = ${needed}): ${setCmd('postgresMaxConnections', String(needed))}`,
     );
+  }
+
+  // Swarm: nginx publishes its ports on its node in host mode (no routing mesh), and every app
+  // task on every node must see the same uploads.
+  let uploadsNfs: SwarmConfig['uploadsNfs'];
+  if (swarm) {
+    for (const key of ['httpPort', 'httpsPort'] as const) {
+      if (v[key] === 0)
+        problems.push(
+          `${ns}:${key} must be a port number with orchestrator swarm: ${setCmd(key, key === 'httpPort' ? '80' : '443')}`,
+        );
+    }
+    const nfs = optional(v.swarmUploadsNfs);
+    if (nfs !== undefined) {
+      const at = nfs.indexOf(':/');
+      uploadsNfs = { address: nfs.slice(0, at).replace(/^\[(.*)\]$/, '$1'), path: nfs.slice(at + 1) };
+    } else if (v.environment !== 'development') {
+      required(
+        'swarmUploadsNfs',
+        `with orchestrator swarm on stack ${stack} (uploaded documents must be readable by every app task on every node)`,
+        '10.0.0.5:/srv/chatbot-uploads',
+      );
+    }
   }
 
   if (problems.length > 0) throw new StackConfigError(stack, problems);
@@ -439,6 +522,13 @@ export function parseConfig(source: ConfigSource): StackConfig {
     stack,
     namePrefix,
     dockerHost: optional(v.dockerHost),
+    orchestrator: v.orchestrator,
+    swarm: {
+      dataLabel: v.swarmDataLabel,
+      edgeLabel: v.swarmEdgeLabel,
+      uploadsNfs,
+      encryptNetwork: v.swarmEncryptNetwork,
+    },
     images: { postgres: v.postgresImage, redis: v.redisImage, nginx: v.nginxImage, node: v.nodeImage },
     release: {
       image,
@@ -481,6 +571,9 @@ export function parseConfig(source: ConfigSource): StackConfig {
     data: { retain: v.retainData, protect: v.protectData },
   };
 }
+
+/** orchestrator swarm: app tasks replaced at once in an update (each started before its old one stops). */
+export const SWARM_UPDATE_PARALLELISM = 1;
 
 /** Seconds a container gets to stop: the service's drain time plus a margin. */
 export function stopSeconds(config: StackConfig): number {

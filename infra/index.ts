@@ -1,10 +1,12 @@
-// The chatbot platform, one stack: Postgres + pgvector, Redis, the chat service in blue and
-// green colors, and nginx in front, on one Docker host. Pulumi.yaml names this file as `main`;
+// The chatbot platform, one stack: Postgres + pgvector, Redis, the chat service and nginx in
+// front. orchestrator host (the default): everything on one Docker host, the chat service in
+// blue and green colors. orchestrator swarm: Swarm services across the nodes of a swarm, the
+// chat service updated one task at a time (swarm-*.ts). Pulumi.yaml names this file as `main`;
 // Node runs it as TypeScript directly (type stripping), with no build step.
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { AppImage } from './app-image.ts';
-import { AppService } from './app-service.ts';
+import { APP_PORT, AppService } from './app-service.ts';
 import { Cache } from './cache.ts';
 import { COLORS, type Color, readStackConfig, stopSeconds } from './config.ts';
 import { Database } from './database.ts';
@@ -12,6 +14,9 @@ import { Migrations } from './migrations.ts';
 import { Network } from './network.ts';
 import { ReverseProxy } from './proxy.ts';
 import { gitCommit, gitCommitTime, migrationsHash, repoRootFromCwd } from './repo.ts';
+import { SwarmAppService } from './swarm-app.ts';
+import { SwarmCache, SwarmDatabase } from './swarm-data.ts';
+import { SwarmProxy } from './swarm-proxy.ts';
 
 const config = readStackConfig(gitCommit);
 const labels = { 'com.chatbot.project': pulumi.getProject(), 'com.chatbot.stack': config.stack };
@@ -33,39 +38,6 @@ const provider = new docker.Provider('docker', {
 });
 const onHost: pulumi.ComponentResourceOptions = { providers: [provider] };
 
-const network = new Network('network', { name: `${config.namePrefix}-net`, labels }, onHost);
-
-const database = new Database(
-  'database',
-  {
-    namePrefix: config.namePrefix,
-    network: network.name,
-    image: config.images.postgres,
-    limits: config.limits.postgres,
-    maxConnections: config.postgres.maxConnections,
-    data: config.data,
-    stopSeconds: stop,
-    labels,
-  },
-  onHost,
-);
-
-const cache = new Cache(
-  'cache',
-  {
-    namePrefix: config.namePrefix,
-    network: network.name,
-    image: config.images.redis,
-    limits: config.limits.redis,
-    maxmemory: config.redis.maxmemory,
-    maxmemoryPolicy: config.redis.maxmemoryPolicy,
-    data: config.data,
-    stopSeconds: stop,
-    labels,
-  },
-  onHost,
-);
-
 const appImage = new AppImage(
   'app-image',
   {
@@ -77,78 +49,254 @@ const appImage = new AppImage(
   onHost,
 );
 
-// Commands run on this machine; their `docker` reaches the stack's host (DOCKER_HOST).
-const migrations = new Migrations('migrations', {
-  image: appImage.ref,
-  network: network.name,
-  databaseUrl: database.appUrl,
-  migrationDatabaseUrl: database.url,
-  dockerHost: config.dockerHost,
-  containerName: `${config.namePrefix}-migrate`,
-  migrationsHash: migrationsHash(),
-  after: [database.container],
-});
+/** What a stack exports, whichever the orchestrator (undefined: not in this mode). */
+interface Deployed {
+  url: pulumi.Output<string>;
+  activeColor?: pulumi.Output<string>;
+  idleColor?: pulumi.Output<string>;
+  blueImage?: pulumi.Output<string>;
+  greenImage?: pulumi.Output<string>;
+  nginxContainer?: pulumi.Output<string>;
+  activeContainers?: pulumi.Output<string[]>;
+  appService?: pulumi.Output<string>;
+  nginxService?: pulumi.Output<string>;
+  jwtPublicKey: pulumi.Output<string>;
+}
 
-const colorImages = Object.fromEntries(
-  COLORS.map((color) => [color, config.colorImages[color] ?? appImage.ref] as const),
-) as Record<Color, pulumi.Input<string>>;
+/** One Docker host: containers, the app blue/green behind nginx's color switch. */
+function onOneHost(): Deployed {
+  const network = new Network('network', { name: `${config.namePrefix}-net`, labels }, onHost);
 
-const app = new AppService(
-  'app',
-  {
-    namePrefix: config.namePrefix,
+  const database = new Database(
+    'database',
+    {
+      namePrefix: config.namePrefix,
+      network: network.name,
+      image: config.images.postgres,
+      limits: config.limits.postgres,
+      maxConnections: config.postgres.maxConnections,
+      data: config.data,
+      stopSeconds: stop,
+      labels,
+    },
+    onHost,
+  );
+
+  const cache = new Cache(
+    'cache',
+    {
+      namePrefix: config.namePrefix,
+      network: network.name,
+      image: config.images.redis,
+      limits: config.limits.redis,
+      maxmemory: config.redis.maxmemory,
+      maxmemoryPolicy: config.redis.maxmemoryPolicy,
+      data: config.data,
+      stopSeconds: stop,
+      labels,
+    },
+    onHost,
+  );
+
+  // Commands run on this machine; their `docker` reaches the stack's host (DOCKER_HOST).
+  const migrations = new Migrations('migrations', {
+    image: appImage.ref,
     network: network.name,
-    replicas: config.replicas,
-    images: colorImages,
-    settings: config.app,
-    jwtKeys: config.jwtKeys,
     databaseUrl: database.appUrl,
-    redisUrl: cache.url,
-    limits: config.limits.app,
-    stopSeconds: stop,
-    data: config.data,
+    migrationDatabaseUrl: database.url,
     dockerHost: config.dockerHost,
-    labels,
-    after: [migrations.command, database.container, cache.container],
-  },
-  onHost,
-);
+    containerName: `${config.namePrefix}-migrate`,
+    migrationsHash: migrationsHash(),
+    after: [database.container],
+  });
 
-const active = app.colors[config.activeColor];
-const proxy = new ReverseProxy(
-  'proxy',
-  {
-    stack: config.stack,
-    namePrefix: config.namePrefix,
+  const colorImages = Object.fromEntries(
+    COLORS.map((color) => [color, config.colorImages[color] ?? appImage.ref] as const),
+  ) as Record<Color, pulumi.Input<string>>;
+
+  const app = new AppService(
+    'app',
+    {
+      namePrefix: config.namePrefix,
+      network: network.name,
+      replicas: config.replicas,
+      images: colorImages,
+      settings: config.app,
+      jwtKeys: config.jwtKeys,
+      databaseUrl: database.appUrl,
+      redisUrl: cache.url,
+      limits: config.limits.app,
+      stopSeconds: stop,
+      data: config.data,
+      dockerHost: config.dockerHost,
+      labels,
+      after: [migrations.command, database.container, cache.container],
+    },
+    onHost,
+  );
+
+  const active = app.colors[config.activeColor];
+  const proxy = new ReverseProxy(
+    'proxy',
+    {
+      stack: config.stack,
+      namePrefix: config.namePrefix,
+      network: network.name,
+      image: config.images.nginx,
+      proxy: config.proxy,
+      limits: config.limits.nginx,
+      stopSeconds: stop,
+      dockerHost: config.dockerHost,
+      labels,
+      webVolumes: { blue: app.colors.blue.webVolume.name, green: app.colors.green.webVolume.name },
+      activeColor: config.activeColor,
+      uploadMaxBytes: config.app.kbMaxUploadBytes,
+      activeServers: active.servers,
+      activeResources: [...active.containers, active.webFill],
+    },
+    onHost,
+  );
+
+  return {
+    url: proxy.url,
+    // The color nginx sends traffic to (known once the switch ran), and the one kept for a rollback.
+    activeColor: proxy.switchCommand.id.apply(() => config.activeColor),
+    idleColor: proxy.switchCommand.id.apply(() => config.idleColor),
+    // What each color runs (the deploy script pins these).
+    blueImage: app.colors.blue.image,
+    greenImage: app.colors.green.image,
+    nginxContainer: proxy.container.name,
+    activeContainers: pulumi.all(active.containers.map((c) => c.name)),
+    jwtPublicKey: app.jwtPublicKey,
+  };
+}
+
+/**
+ * A Docker Swarm (dockerHost is a manager): an overlay network, Postgres and Redis pinned to
+ * the data node, the app as one replicated service updated task by task, nginx on the edge
+ * node resolving the app's tasks through Swarm's DNS.
+ */
+function onSwarm(): Deployed {
+  const network = new Network(
+    'network',
+    { name: `${config.namePrefix}-net`, labels, swarm: { encrypted: config.swarm.encryptNetwork } },
+    onHost,
+  );
+  const networkId = network.network.id;
+
+  const database = new SwarmDatabase(
+    'database',
+    {
+      namePrefix: config.namePrefix,
+      networkId,
+      image: config.images.postgres,
+      limits: config.limits.postgres,
+      nodeLabel: config.swarm.dataLabel,
+      maxConnections: config.postgres.maxConnections,
+      stopSeconds: stop,
+      labels,
+    },
+    onHost,
+  );
+
+  const cache = new SwarmCache(
+    'cache',
+    {
+      namePrefix: config.namePrefix,
+      networkId,
+      image: config.images.redis,
+      limits: config.limits.redis,
+      nodeLabel: config.swarm.dataLabel,
+      maxmemory: config.redis.maxmemory,
+      maxmemoryPolicy: config.redis.maxmemoryPolicy,
+      stopSeconds: stop,
+      labels,
+    },
+    onHost,
+  );
+
+  // On the manager (DOCKER_HOST), a one-off container on the attachable overlay network; the
+  // app service is updated only after it succeeded.
+  const migrations = new Migrations('migrations', {
+    image: appImage.ref,
     network: network.name,
-    image: config.images.nginx,
-    proxy: config.proxy,
-    limits: config.limits.nginx,
-    stopSeconds: stop,
+    databaseUrl: database.appUrl,
+    migrationDatabaseUrl: database.url,
     dockerHost: config.dockerHost,
-    labels,
-    webVolumes: { blue: app.colors.blue.webVolume.name, green: app.colors.green.webVolume.name },
-    activeColor: config.activeColor,
-    uploadMaxBytes: config.app.kbMaxUploadBytes,
-    activeServers: active.servers,
-    activeResources: [...active.containers, active.webFill],
-  },
-  onHost,
-);
+    containerName: `${config.namePrefix}-migrate`,
+    migrationsHash: migrationsHash(),
+    after: [database.service],
+  });
+
+  const app = new SwarmAppService(
+    'app',
+    {
+      namePrefix: config.namePrefix,
+      networkId,
+      replicas: config.replicas,
+      image: appImage.ref,
+      settings: config.app,
+      jwtKeys: config.jwtKeys,
+      databaseUrl: database.appUrl,
+      redisUrl: cache.url,
+      limits: config.limits.app,
+      stopSeconds: stop,
+      swarm: config.swarm,
+      registry: config.release.registry,
+      labels,
+      after: [migrations.command, database.service, cache.service],
+    },
+    onHost,
+  );
+
+  const proxy = new SwarmProxy(
+    'proxy',
+    {
+      stack: config.stack,
+      namePrefix: config.namePrefix,
+      networkId,
+      image: config.images.nginx,
+      proxy: config.proxy,
+      limits: config.limits.nginx,
+      stopSeconds: stop,
+      dockerHost: config.dockerHost,
+      nodeLabel: config.swarm.edgeLabel,
+      labels,
+      appTasks: `tasks.${app.serviceName}:${APP_PORT}`,
+      uploadMaxBytes: config.app.kbMaxUploadBytes,
+      release: appImage.ref,
+      registry: config.release.registry,
+      app: app.service,
+    },
+    onHost,
+  );
+
+  return {
+    url: proxy.url,
+    appService: app.service.name,
+    nginxService: proxy.service.name,
+    jwtPublicKey: app.jwtPublicKey,
+  };
+}
+
+const deployed = config.orchestrator === 'swarm' ? onSwarm() : onOneHost();
 
 /** Where the platform answers. */
-export const url = proxy.url;
-/** The color nginx sends traffic to (known once the switch ran), and the one kept for a rollback. */
-export const activeColor = proxy.switchCommand.id.apply(() => config.activeColor);
-export const idleColor = proxy.switchCommand.id.apply(() => config.idleColor);
+export const url = deployed.url;
+/** orchestrator host: the color nginx sends traffic to (known once the switch ran), and the one kept for a rollback. */
+export const activeColor = deployed.activeColor;
+export const idleColor = deployed.idleColor;
 /** The release (what migrations ran): repository@sha256:digest, or the local image id in dev. */
 export const imageRef = appImage.ref;
 export const imageName = appImage.name;
 export const commit = config.release.commit;
-/** What each color runs (the deploy script pins these). */
-export const blueImage = app.colors.blue.image;
-export const greenImage = app.colors.green.image;
+/** orchestrator host: what each color runs (the deploy script pins these). */
+export const blueImage = deployed.blueImage;
+export const greenImage = deployed.greenImage;
 export const replicas = config.replicas;
-export const nginxContainer = proxy.container.name;
-export const activeContainers = pulumi.all(active.containers.map((c) => c.name));
-export const jwtPublicKey = app.jwtPublicKey;
+export const nginxContainer = deployed.nginxContainer;
+export const activeContainers = deployed.activeContainers;
+/** orchestrator swarm: the Swarm services of the app and of nginx. */
+export const appService = deployed.appService;
+export const nginxService = deployed.nginxService;
+export const jwtPublicKey = deployed.jwtPublicKey;

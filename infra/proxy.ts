@@ -70,6 +70,15 @@ export function renderSwitchScript(script: string): string {
 
 export const SWITCH_SCRIPT = renderSwitchScript(readFileSync(SWITCH_SCRIPT_FILE, 'utf8'));
 
+/** nginx's healthcheck: its loopback-only health listener (either orchestrator). */
+export const NGINX_HEALTHCHECK = {
+  tests: ['CMD', 'curl', '-fsS', '-o', '/dev/null', NGINX_HEALTH_URL],
+  interval: '5s',
+  timeout: '3s',
+  retries: 6,
+  startPeriod: '5s',
+};
+
 /** Where nginx finds its certificate, and what the stack gives it (either orchestrator). */
 export interface ProxyTls {
   /** The paths nginx reads inside its container. */
@@ -187,13 +196,7 @@ export class ReverseProxy extends pulumi.ComponentResource {
         volumes,
         ports: [port(80, p.httpPort), port(443, p.httpsPort)],
         networksAdvanced: [{ name: args.network }],
-        healthcheck: {
-          tests: ['CMD', 'curl', '-fsS', '-o', '/dev/null', NGINX_HEALTH_URL],
-          interval: '5s',
-          timeout: '3s',
-          retries: 6,
-          startPeriod: '5s',
-        },
+        healthcheck: NGINX_HEALTHCHECK,
         wait: true,
         waitTimeout: 60,
         restart: 'unless-stopped',

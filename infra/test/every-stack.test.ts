@@ -8,6 +8,7 @@ import { NGINX_PATHS } from '../nginx-config.ts';
 import {
   appContainers,
   envOf,
+  generatedSecrets,
   named,
   ofType,
   plainStrings,
@@ -45,27 +46,6 @@ beforeAll(async () => {
     expect(r.error).toBeUndefined();
   }
 });
-
-/** What the secret generators produced (in every form the program may carry it). */
-function generatedSecrets(result: RunResult): { resource: string; values: string[] }[] {
-  const generators = result.resources.filter(
-    (r) => r.type.startsWith('random:') || r.type === 'tls:index/privateKey:PrivateKey',
-  );
-  return generators.map((r) => {
-    const values: string[] = [];
-    for (const value of Object.values(r.outputs)) {
-      if (value === null || typeof value !== 'object' || !('__secret' in value)) continue;
-      const plain = String((value as { __secret: unknown }).__secret);
-      if (plain.includes('-----BEGIN')) {
-        // The key material, whatever line breaks or escapes carry it.
-        values.push(...plain.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----')));
-      } else {
-        values.push(plain, plain.replace(/\+/g, '-').replace(/\//g, '_'));
-      }
-    }
-    return { resource: r.name, values: [...new Set(values)] };
-  });
-}
 
 describe.each(STACKS)('the %s stack', (stack) => {
   it('gives every container a healthcheck, a restart policy and waits for it to be healthy', () => {

@@ -184,3 +184,24 @@ export function exportOf(
     },
   };
 }
+
+/** What the secret generators produced (in every form the program may carry it). */
+export function generatedSecrets(result: RunResult): { resource: string; values: string[] }[] {
+  const generators = result.resources.filter(
+    (r) => r.type.startsWith('random:') || r.type === 'tls:index/privateKey:PrivateKey',
+  );
+  return generators.map((r) => {
+    const values: string[] = [];
+    for (const value of Object.values(r.outputs)) {
+      if (value === null || typeof value !== 'object' || !('__secret' in value)) continue;
+      const plain = String((value as { __secret: unknown }).__secret);
+      if (plain.includes('-----BEGIN')) {
+        // The key material, whatever line breaks or escapes carry it.
+        values.push(...plain.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----')));
+      } else {
+        values.push(plain, plain.replace(/\+/g, '-').replace(/\//g, '_'));
+      }
+    }
+    return { resource: r.name, values: [...new Set(values)] };
+  });
+}
