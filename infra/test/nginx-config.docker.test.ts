@@ -1,5 +1,6 @@
 // The nginx configuration each stack declares, checked by the nginx the stacks run
-// (nginx:1.28-bookworm): `nginx -t` for every stack and both colors, then a running nginx
+// (nginx:1.28-bookworm): `nginx -t` for every stack and both colors (and with orchestrator
+// swarm, see swarm.docker.test.ts for it running on a swarm), then a running nginx
 // with the dev stack's configuration in front of two stand-in app containers, switched
 // between them by the switch command's own script.
 import { spawn } from 'node:child_process';
@@ -10,6 +11,7 @@ import { SWITCH_SCRIPT } from '../proxy.ts';
 import {
   DAEMON,
   declared,
+  declaredSwarm,
   docker,
   get,
   nginxContainers,
@@ -17,7 +19,7 @@ import {
   uniquePrefix,
   type Declared,
 } from './support/nginx-container.ts';
-import { runStack, STACKS, type StackName } from './support/stack.ts';
+import { runStack, STACKS, swarmSettings, type StackName } from './support/stack.ts';
 import { makeTestCertificate, type TestCertificate } from './support/test-cert.ts';
 
 const containers = nginxContainers(uniquePrefix('nginx'));
@@ -73,6 +75,19 @@ describe('nginx -t of each stack’s configuration', () => {
         expect(await nginxTest(d, d.upstream, cert)).toContain('test is successful');
       });
     }
+  }
+
+  for (const stack of STACKS) {
+    it(`accepts the ${stack} stack with orchestrator swarm (the app's tasks through Docker's DNS)`, async () => {
+      const result = await runStack(stack, { config: swarmSettings(stack) });
+      expect(result.error).toBeUndefined();
+      const d = declaredSwarm(result);
+      expect(d.image).toBe('nginx:1.28-bookworm');
+      expect(d.config).toContain(`map $host $chatbot_app { default tasks.chatbot-${stack}-app:8000; }`);
+      const cert = await makeTestCertificate(d.domain, [d.domain, 'localhost']);
+      // No upstream file and no name to resolve when nginx starts: the tasks are looked up per request.
+      expect(await nginxTest(d, '', cert, false)).toContain('test is successful');
+    });
   }
 
   it('accepts the upstream nginx starts with, before the first switch', async () => {

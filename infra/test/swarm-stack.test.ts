@@ -8,7 +8,6 @@ import { loadConfig } from '@chatbot/service/config';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { APP_HEALTHCHECK } from '../app-service.ts';
 import { parseConfig, StackConfigError } from '../config.ts';
@@ -16,6 +15,7 @@ import { NGINX_PATHS } from '../nginx-config.ts';
 import { deployedStateFromExport, planDeploy } from '../scripts/deploy-plan.ts';
 import { APP_SECRET_FILES } from '../swarm-app.ts';
 import {
+  commentedSwarmSettings,
   exportOf,
   generatedSecrets,
   isSecret,
@@ -27,6 +27,7 @@ import {
   runStack,
   stackConfig,
   STACKS,
+  swarmSettings,
   T,
   TEST_SECRETS,
   type RecordedResource,
@@ -40,25 +41,6 @@ const S = {
   secret: 'docker:index/secret:Secret',
   config: 'docker:index/serviceConfig:ServiceConfig',
 } as const;
-
-/** The commented swarm lines of Pulumi.production.yaml ("# chatbot:key: value"), uncommented. */
-function commentedSwarmSettings(): Record<string, string> {
-  const lines = readFileSync(join(ROOT, 'Pulumi.production.yaml'), 'utf8')
-    .split('\n')
-    .filter((l) => /^\s*#\s*chatbot:\w+:/.test(l))
-    .map((l) => l.replace(/^\s*#\s*/, ''));
-  const parsed = parse(lines.join('\n')) as Record<string, unknown>;
-  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k.replace(/^chatbot:/, ''), String(v)]));
-}
-
-/** Each stack with orchestrator swarm: production as its stack file's comments say. */
-function swarmSettings(stack: StackName): Record<string, string> {
-  if (stack === 'production') return commentedSwarmSettings();
-  return {
-    orchestrator: 'swarm',
-    ...(stack === 'staging' ? { swarmUploadsNfs: '10.0.0.5:/srv/chatbot-staging-uploads' } : {}),
-  };
-}
 
 async function runSwarm(stack: StackName, opts: RunOptions = {}): Promise<RunResult> {
   return runStack(stack, { ...opts, config: { ...swarmSettings(stack), ...opts.config } });

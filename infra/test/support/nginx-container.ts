@@ -50,6 +50,33 @@ export function declared(result: RunResult): Declared {
   };
 }
 
+/** The swarm service's input that names a Swarm config: its content, as the provider gets it. */
+function configContent(result: RunResult, configId: string): string {
+  const config = named(result, configId.replace(/^id-/, ''));
+  return Buffer.from(String(config.inputs['data']), 'base64').toString('utf8');
+}
+
+/** What a stack with orchestrator swarm declares for nginx (no upstream file: no colors). */
+export function declaredSwarm(result: RunResult): Declared {
+  const nginx = named(result, 'proxy-nginx');
+  const spec = (
+    nginx.inputs['taskSpec'] as {
+      containerSpec: { image: string; configs: { configId: string; fileName: string }[] };
+    }
+  ).containerSpec;
+  const conf = spec.configs.find((c) => c.fileName === NGINX_PATHS.config);
+  const config = conf === undefined ? '' : configContent(result, conf.configId);
+  return {
+    image: spec.image,
+    config,
+    bootstrap: '',
+    upstream: '',
+    certificate: /ssl_certificate (\S+);/.exec(config)?.[1] ?? '',
+    key: /ssl_certificate_key (\S+);/.exec(config)?.[1] ?? '',
+    domain: /server_name (\S+);/.exec(config)?.[1] ?? '',
+  };
+}
+
 export const DAEMON = `exec nginx -g 'daemon off;'`;
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');

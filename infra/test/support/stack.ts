@@ -205,3 +205,22 @@ export function generatedSecrets(result: RunResult): { resource: string; values:
     return { resource: r.name, values: [...new Set(values)] };
   });
 }
+
+/** The commented swarm lines of Pulumi.production.yaml ("# chatbot:key: value"), uncommented. */
+export function commentedSwarmSettings(): Record<string, string> {
+  const lines = readFileSync(join(ROOT, 'Pulumi.production.yaml'), 'utf8')
+    .split('\n')
+    .filter((l) => /^\s*#\s*chatbot:\w+:/.test(l))
+    .map((l) => l.replace(/^\s*#\s*/, ''));
+  const parsed = parse(lines.join('\n')) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(parsed).map(([k, v]) => [k.replace(/^chatbot:/, ''), String(v)]));
+}
+
+/** Each stack with orchestrator swarm: production as its stack file's comments say. */
+export function swarmSettings(stack: StackName): Record<string, string> {
+  if (stack === 'production') return commentedSwarmSettings();
+  return {
+    orchestrator: 'swarm',
+    ...(stack === 'staging' ? { swarmUploadsNfs: '10.0.0.5:/srv/chatbot-staging-uploads' } : {}),
+  };
+}
