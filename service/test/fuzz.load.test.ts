@@ -125,6 +125,8 @@ const idArb = fc.oneof(
       .constantFrom('', '..', '%zz', '0', '-1', 'null', '{id}', 'x'.repeat(300))
       .map((v) => ({ raw: v })),
   },
+  // Into the path as written, not percent-encoded: broken encodings.
+  { weight: 1, arbitrary: fc.constantFrom('%zz', '%', '%E0%A4%A', '%C0%AF').map((v) => ({ verbatim: v })) },
 );
 
 const credentialArb = fc.oneof(
@@ -342,6 +344,7 @@ function toInject(r: FuzzRequest) {
   let n = 0;
   const path = route.path.replace(/\{[^}]+\}/g, () => {
     const id = r.ids[n++ % r.ids.length]!;
+    if ('verbatim' in id) return id.verbatim;
     return encodeURIComponent('world' in id ? world.ids[id.world % world.ids.length]! : id.raw);
   });
   const headers: Record<string, string> = {};
