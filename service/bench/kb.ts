@@ -12,7 +12,7 @@
 //       (pgvector before 0.8) or during it (0.8's iterative scans)
 // Vectors are clustered (BENCH_KB_TOPICS topics, gaussian noise around each) in
 // BENCH_KB_DIMENSIONS dimensions (default 256), seeded, so runs are comparable.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ import { runMigrations } from '../src/migrate.ts';
 import { startPostgres, startRedis, type StartedContainer } from '../test/support/docker.ts';
 import { upload } from '../test/support/documents.ts';
 import { percentile } from './paced.ts';
+import { startStub } from './support.ts';
 
 const num = (name: string, fallback: number): number => {
   const value = Number(process.env[name] ?? fallback);
@@ -96,25 +97,6 @@ const p = (ms: number[], q: number) => percentile(ms, q).toFixed(2);
 const recall = (found: string[][], exact: string[][]) =>
   found.reduce((sum, ids, i) => sum + ids.filter((id) => exact[i]!.includes(id)).length / K, 0) /
   found.length;
-
-async function startStub(): Promise<{ url: string; child: ChildProcess }> {
-  const main = new URL('../test/support/llm-stub.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, [main], {
-    env: { PATH: process.env.PATH ?? '', STUB_HOST: '127.0.0.1', STUB_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (text: string) => {
-      out += text;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`stub exited with ${code}`)));
-  });
-  return { url, child };
-}
 
 async function main(): Promise<void> {
   const started: StartedContainer[] = [];

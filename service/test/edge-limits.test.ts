@@ -1,7 +1,7 @@
 // Issue 16, item 7, in the service: unauthenticated requests reach Postgres at most once per
 // distinct credential (unknown API keys are remembered), and /health asks the database at most
 // once a second. Counted (statements through a proxy in front of Postgres), not timed. What a
-// flood does to other tenants' chat latency: flood.load.test.ts.
+// flood does to other tenants' chat latency is measured by a benchmark, `npm run bench:flood`.
 import { request as httpRequest, Agent } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { targetOf } from './support/fault-proxy.ts';

@@ -1,5 +1,6 @@
-// A flood of unauthenticated requests, run as a process of its own (so its work does not slow
-// the test's own process): `node flood.ts <base url> <requests a second> <connections>`.
+// A flood of unauthenticated requests, run by bench/flood.ts as a process of its own (so its
+// work does not slow the benchmark's own process):
+// `node flood-client.ts <base url> <requests a second> <connections>`.
 // Requests go out paced at that rate over keep-alive connections, cycling through what a
 // hostile client sends without a valid credential: the same unknown API key, /health, a
 // malformed JWT, no credential. On SIGTERM it prints one JSON line, {"sent","byStatus"}, and exits.
