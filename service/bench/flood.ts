@@ -12,18 +12,10 @@
 // tested without timing in test/edge-limits.test.ts (statements per unknown key, /health
 // checks per second).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request as httpRequest } from 'node:http';
-import { setPriority, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { createTokenSigner } from '../src/lib/jwt.ts';
-import { runMigrations } from '../src/migrate.ts';
-import { startPostgres, startRedis, type StartedContainer } from '../test/support/docker.ts';
+import { setPriority } from 'node:os';
 import { percentile } from './paced.ts';
-import { startStub } from './support.ts';
+import { startBenchWorld } from './support.ts';
 
 const num = (name: string, fallback: number): number => {
   const value = Number(process.env[name] ?? fallback);
@@ -38,51 +30,11 @@ const BLOCK = 10;
 const log = (text: string) => process.stderr.write(`[bench:flood] ${text}\n`);
 
 async function main(): Promise<void> {
-  const started: StartedContainer[] = [];
-  const uploads = mkdtempSync(join(tmpdir(), 'bench-flood-'));
-  let stub: ChildProcess | undefined;
+  const world = await startBenchWorld({ name: 'flood', env: { KB_WORKER_CONCURRENCY: '0' } }, log);
+  const { origin, ops, json } = world;
   let flood: ChildProcess | undefined;
-  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
-    log('starting Postgres (durable commits) and Redis');
-    const [pg, redis] = await Promise.all([startPostgres({ durable: true }), startRedis()]);
-    started.push(pg, redis);
-    await runMigrations(pg.url);
-    const llm = await startStub();
-    stub = llm.child;
-    const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const privateKey = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const config = loadConfig({
-      ENVIRONMENT: 'production',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: pg.url,
-      REDIS_URL: redis.url,
-      JWT_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      JWT_PRIVATE_KEY: privateKey,
-      OPENROUTER_API_KEY: 'sk-bench',
-      OPENROUTER_BASE_URL: llm.url,
-      UPLOADS_DIR: uploads,
-      KB_WORKER_CONCURRENCY: '0',
-      KB_QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
-    });
-    app = await buildApp(config, { logger: { level: 'warn' } });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    const origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
-    const sign = createTokenSigner(privateKey, { issuer: undefined, audience: undefined });
-    const ops = (await sign({ sub: 'ops', role: 'platform_admin', tenantId: null }, 3600)).token;
-    const json = async (method: string, path: string, token: string, body?: unknown) => {
-      const res = await fetch(origin + path, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body ?? {}),
-      });
-      const parsed = (await res.json()) as any;
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(parsed)}`);
-      return parsed;
-    };
-
     // Two tenants whose budgets no run reaches, a session each.
     const tenants = await Promise.all(
       [1, 2].map(async (n) => {
@@ -90,7 +42,7 @@ async function main(): Promise<void> {
           name: `Flood bench ${n}`,
           settings: { rateLimit: { rpm: 1_000_000, tpm: 100_000_000 } },
         });
-        const token = (await sign({ sub: `user-${n}`, role: 'user', tenantId: tenant.id }, 3600)).token;
+        const token = await world.token(`user-${n}`, 'user', tenant.id);
         const session = await json('POST', '/v1/sessions', token, {});
         return { token, session: session.id as string };
       }),
@@ -174,10 +126,7 @@ async function main(): Promise<void> {
       flood.kill('SIGKILL');
     }
     agent.destroy();
-    await app?.close().catch(() => undefined);
-    stub?.kill('SIGTERM');
-    await Promise.all(started.map((c) => c.stop()));
-    rmSync(uploads, { recursive: true, force: true });
+    await world.close();
   }
 }
 

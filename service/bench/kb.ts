@@ -12,20 +12,12 @@
 //       (pgvector before 0.8) or during it (0.8's iterative scans)
 // Vectors are clustered (BENCH_KB_TOPICS topics, gaussian noise around each) in
 // BENCH_KB_DIMENSIONS dimensions (default 256), seeded, so runs are comparable.
-import type { ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import postgres from 'postgres';
-import { buildApp } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { createTokenSigner } from '../src/lib/jwt.ts';
-import { runMigrations } from '../src/migrate.ts';
-import { startPostgres, startRedis, type StartedContainer } from '../test/support/docker.ts';
 import { upload } from '../test/support/documents.ts';
 import { percentile } from './paced.ts';
-import { startStub } from './support.ts';
+import { startBenchWorld } from './support.ts';
 
 const num = (name: string, fallback: number): number => {
   const value = Number(process.env[name] ?? fallback);
@@ -99,73 +91,31 @@ const recall = (found: string[][], exact: string[][]) =>
   found.length;
 
 async function main(): Promise<void> {
-  const started: StartedContainer[] = [];
-  const uploads = mkdtempSync(join(tmpdir(), 'bench-kb-'));
-  let stub: ChildProcess | undefined;
-  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+  const world = await startBenchWorld(
+    {
+      name: 'kb',
+      postgresArgs: [
+        '-c',
+        'shared_buffers=512MB',
+        '-c',
+        'maintenance_work_mem=1GB',
+        '-c',
+        'max_parallel_maintenance_workers=2',
+        // Parallel index builds share memory beyond the container's 64 MB /dev/shm: files instead.
+        '-c',
+        'dynamic_shared_memory_type=mmap',
+      ],
+      env: { KB_WORKER_CONCURRENCY: '2', EMBEDDING_MODEL: 'bench/embed' },
+    },
+    log,
+  );
+  const { app, origin, ops, json } = world;
+  const pg = world.postgres;
   const rows: string[][] = [];
   try {
-    log('starting Postgres (durable commits) and Redis');
-    const [pg, redis] = await Promise.all([
-      startPostgres({
-        durable: true,
-        args: [
-          '-c',
-          'shared_buffers=512MB',
-          '-c',
-          'maintenance_work_mem=1GB',
-          '-c',
-          'max_parallel_maintenance_workers=2',
-          // Parallel index builds share memory beyond the container's 64 MB /dev/shm: files instead.
-          '-c',
-          'dynamic_shared_memory_type=mmap',
-        ],
-      }),
-      startRedis(),
-    ]);
-    started.push(pg, redis);
-    await runMigrations(pg.url);
-    const llm = await startStub();
-    stub = llm.child;
-    const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const privateKey = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const config = loadConfig({
-      ENVIRONMENT: 'production',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: pg.url,
-      REDIS_URL: redis.url,
-      JWT_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-      JWT_PRIVATE_KEY: privateKey,
-      OPENROUTER_API_KEY: 'sk-bench',
-      OPENROUTER_BASE_URL: llm.url,
-      UPLOADS_DIR: uploads,
-      KB_WORKER_CONCURRENCY: '2',
-      EMBEDDING_MODEL: 'bench/embed',
-      KB_QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
-    });
-    app = await buildApp(config, { logger: { level: 'warn' } });
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const address = app.server.address();
-    const origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
-    const sign = createTokenSigner(privateKey, { issuer: undefined, audience: undefined });
-    const ops = (await sign({ sub: 'ops', role: 'platform_admin', tenantId: null }, 3600)).token;
-    const json = async (method: string, path: string, token: string, body?: unknown) => {
-      const res = await fetch(origin + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${token}`,
-          ...(body ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      const parsed = (await res.json()) as any;
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(parsed)}`);
-      return parsed;
-    };
-
     // ---- (1) ingestion ---------------------------------------------------------------------
     const tenant = await json('POST', '/v1/tenants', ops, { name: 'Ingestion' });
-    const admin = (await sign({ sub: 'admin', role: 'tenant_admin', tenantId: tenant.id }, 3600)).token;
+    const admin = await world.token('admin', 'tenant_admin', tenant.id);
     const base = await json('POST', '/v1/knowledge-bases', admin, {
       name: 'ingest',
       embeddingDimensions: DIMENSIONS,
@@ -219,7 +169,7 @@ async function main(): Promise<void> {
       [];
     for (const [t, size] of sizes.entries()) {
       const created = await json('POST', '/v1/tenants', ops, { name: `Search ${t}` });
-      const token = (await sign({ sub: 'admin', role: 'tenant_admin', tenantId: created.id }, 3600)).token;
+      const token = await world.token('admin', 'tenant_admin', created.id);
       const kb = await json('POST', '/v1/knowledge-bases', token, {
         name: 'kb',
         embeddingModel: 'bench/embed',
@@ -412,14 +362,7 @@ async function main(): Promise<void> {
       writeFileSync(process.env.BENCH_JSON, JSON.stringify({ fresh, more, rows }, null, 2));
     }
   } finally {
-    await app?.close().catch(() => undefined);
-    stub?.kill('SIGTERM');
-    if (process.env.BENCH_KB_KEEP === '1') {
-      log(`kept: ${started.map((c) => `${c.name} ${c.url}`).join(', ')}`);
-    } else {
-      await Promise.all(started.map((c) => c.stop()));
-    }
-    rmSync(uploads, { recursive: true, force: true });
+    await world.close({ keepContainers: process.env.BENCH_KB_KEEP === '1' });
   }
 }
 

@@ -1,5 +1,15 @@
-// What the service's benchmarks share.
+// What the service's benchmarks share: the LLM stub as a process of their own, and a world of
+// Postgres (durable commits), Redis, the stub and the service in the benchmark's process.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createTokenSigner } from '../src/lib/jwt.ts';
+import { runMigrations } from '../src/migrate.ts';
+import { startPostgres, startRedis, type StartedContainer } from '../test/support/docker.ts';
 
 /** The tests' LLM stub as a process of its own (no delay), on a free loopback port. */
 export async function startStub(): Promise<{ url: string; child: ChildProcess }> {
@@ -19,4 +29,103 @@ export async function startStub(): Promise<{ url: string; child: ChildProcess }>
     child.once('exit', (code) => reject(new Error(`stub exited with ${code}`)));
   });
   return { url, child };
+}
+
+type Role = 'platform_admin' | 'tenant_admin' | 'user';
+
+export interface BenchWorld {
+  postgres: StartedContainer;
+  redis: StartedContainer;
+  app: Awaited<ReturnType<typeof buildApp>>;
+  /** The service's address, http://127.0.0.1:PORT. */
+  origin: string;
+  /** A JWT for that subject, valid an hour. */
+  token(sub: string, role: Role, tenantId: string | null): Promise<string>;
+  /** A platform_admin's JWT. */
+  ops: string;
+  /** A JSON request to the service; anything but 2xx throws. */
+  json(method: string, path: string, token: string, body?: unknown): Promise<any>;
+  /** Stops what the world started (keepContainers leaves Postgres and Redis running). */
+  close(options?: { keepContainers?: boolean }): Promise<void>;
+}
+
+/**
+ * Starts Postgres (durable commits, plus postgresArgs), Redis, the stub and the service as
+ * production runs it (ES256 JWTs, LOG_LEVEL warn), with env added to its configuration.
+ * On a failure part way, what was started is stopped again.
+ */
+export async function startBenchWorld(
+  input: { name: string; postgresArgs?: string[]; env?: Record<string, string> },
+  log: (text: string) => void,
+): Promise<BenchWorld> {
+  const started: StartedContainer[] = [];
+  const uploads = mkdtempSync(join(tmpdir(), `bench-${input.name}-`));
+  let stub: ChildProcess | undefined;
+  let app: BenchWorld['app'] | undefined;
+  const close: BenchWorld['close'] = async (options = {}) => {
+    await app?.close().catch(() => undefined);
+    stub?.kill('SIGTERM');
+    if (options.keepContainers) log(`kept: ${started.map((c) => `${c.name} ${c.url}`).join(', ')}`);
+    else await Promise.all(started.map((c) => c.stop()));
+    rmSync(uploads, { recursive: true, force: true });
+  };
+  try {
+    log('starting Postgres (durable commits) and Redis');
+    const [postgres, redis] = await Promise.all([
+      startPostgres({ durable: true, ...(input.postgresArgs ? { args: input.postgresArgs } : {}) }),
+      startRedis(),
+    ]);
+    started.push(postgres, redis);
+    await runMigrations(postgres.url);
+    const llm = await startStub();
+    stub = llm.child;
+    const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const privateKey = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const config = loadConfig({
+      ENVIRONMENT: 'production',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: postgres.url,
+      REDIS_URL: redis.url,
+      JWT_PUBLIC_KEY: keys.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      JWT_PRIVATE_KEY: privateKey,
+      OPENROUTER_API_KEY: 'sk-bench',
+      OPENROUTER_BASE_URL: llm.url,
+      UPLOADS_DIR: uploads,
+      KB_QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+      ...input.env,
+    });
+    app = await buildApp(config, { logger: { level: 'warn' } });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const address = app.server.address();
+    const origin = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    const sign = createTokenSigner(privateKey, { issuer: undefined, audience: undefined });
+    const token: BenchWorld['token'] = async (sub, role, tenantId) =>
+      (await sign({ sub, role, tenantId }, 3600)).token;
+    const json: BenchWorld['json'] = async (method, path, bearer, body) => {
+      const res = await fetch(origin + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${bearer}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      const parsed = (await res.json()) as any;
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(parsed)}`);
+      return parsed;
+    };
+    return {
+      postgres,
+      redis,
+      app,
+      origin,
+      token,
+      ops: await token('ops', 'platform_admin', null),
+      json,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
