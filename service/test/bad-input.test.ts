@@ -103,7 +103,19 @@ describe('bad input gets 4xx, never 500', () => {
       cursorOf([1e300]),
       cursorOf({ marker: MARKERS.cursor }),
     ];
+    const base = await svc.request('POST', '/v1/knowledge-bases', {
+      token: tenant.adminToken,
+      body: { name: 'cursor test' },
+    });
+    expect(base.status).toBe(201);
     for (const cursor of cursors) {
+      for (const path of [
+        `/v1/knowledge-bases?cursor=${cursor}`,
+        `/v1/knowledge-bases/${base.body.id}/documents?cursor=${cursor}`,
+      ]) {
+        const res = await svc.request('GET', path, { token: tenant.adminToken });
+        expectCode(res, 400, 'invalid_request');
+      }
       for (const path of [
         `/v1/sessions?cursor=${cursor}`,
         `/v1/sessions/${sessionId}/messages?cursor=${cursor}`,

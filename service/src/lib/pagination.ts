@@ -1,4 +1,5 @@
 // Lists answer {items, nextCursor}; `limit` is 1..100 (default 20) and the cursor is opaque.
+import type { Page } from '@chatbot/api-types/common';
 import { Type } from 'typebox';
 import { invalid } from '../errors.ts';
 
@@ -19,11 +20,10 @@ export function encodeCursor(values: readonly (string | number)[]): string {
 
 /**
  * What a cursor's values are: `timestamp` (an ISO time as toISOString writes it), `uuid`
- * (canonical), `integer` (a safe non-negative one); `string` and `number` take any value of
- * that type, for callers that check the values themselves.
+ * (canonical), `integer` (a safe non-negative one).
  */
-export type CursorKind = 'timestamp' | 'uuid' | 'integer' | 'string' | 'number';
-type CursorValue<K extends CursorKind> = K extends 'integer' | 'number' ? number : string;
+export type CursorKind = 'timestamp' | 'uuid' | 'integer';
+type CursorValue<K extends CursorKind> = K extends 'integer' ? number : string;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** What toISOString writes for the years Postgres and the rows have (0000 to 9999). */
@@ -31,10 +31,6 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function fits(kind: CursorKind, value: unknown): boolean {
   switch (kind) {
-    case 'string':
-      return typeof value === 'string';
-    case 'number':
-      return typeof value === 'number' && Number.isFinite(value);
     case 'integer':
       return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
     case 'uuid':
@@ -75,7 +71,7 @@ export function page<Row, Item>(
   limit: number,
   toItem: (row: Row) => Item,
   cursorOf: (row: Row) => (string | number)[],
-): { items: Item[]; nextCursor: string | null } {
+): Page<Item> {
   const more = rows.length > limit;
   const pageRows = more ? rows.slice(0, limit) : rows;
   const last = pageRows.at(-1);

@@ -4,6 +4,16 @@
 import { randomUUID } from 'node:crypto';
 import { basename } from 'node:path';
 import multipart from '@fastify/multipart';
+import { page as pageOf } from '@chatbot/api-types/common';
+import {
+  Chunk,
+  CreateKnowledgeBaseBody,
+  KbDocument,
+  KnowledgeBase,
+  ReindexBody,
+  SearchBody,
+  SearchResult,
+} from '@chatbot/api-types/knowledge-bases';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, invalid, notFound } from '../errors.ts';
@@ -12,20 +22,8 @@ import type { ReceivedFile } from '../knowledge/storage.ts';
 import { adminTenant } from '../lib/access.ts';
 import { decodeCursor, page, parseLimit } from '../lib/pagination.ts';
 import { presentChunk, presentDocument, presentKnowledgeBase } from '../lib/present.ts';
-import { errorResponses, page as pageOf } from '../schemas/common.ts';
-import {
-  BaseParams,
-  Chunk,
-  CreateKnowledgeBaseBody,
-  Document,
-  DocumentParams,
-  KnowledgeBase,
-  ReindexBody,
-  SearchBody,
-  SearchResult,
-  TenantListQuery,
-  TenantOnlyQuery,
-} from '../schemas/knowledge-bases.ts';
+import { errorResponses } from '../schemas/common.ts';
+import { BaseParams, DocumentParams, TenantListQuery, TenantOnlyQuery } from '../schemas/knowledge-bases.ts';
 
 /**
  * A failure while reading an upload: ours and the multipart plugin's (4xx) as they are, the
@@ -89,7 +87,7 @@ const knowledgeBaseRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const tenantId = adminTenant(request.principal, request.query.tenantId);
       const limit = parseLimit(request.query.limit);
-      const after = decodeCursor(request.query.cursor, ['string', 'string'] as const);
+      const after = decodeCursor(request.query.cursor, ['timestamp', 'uuid'] as const);
       const rows = await repository.listBases({ tenantId, limit, ...(after ? { after } : {}) });
       return page(rows, limit, presentKnowledgeBase, (d) => [d.base.createdAt.toISOString(), d.base.id]);
     },
@@ -142,7 +140,7 @@ const knowledgeBaseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         params: BaseParams,
         querystring: TenantOnlyQuery,
-        response: { 202: Document, ...errorResponses },
+        response: { 202: KbDocument, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -220,14 +218,14 @@ const knowledgeBaseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         params: BaseParams,
         querystring: TenantListQuery,
-        response: { 200: pageOf(Document), ...errorResponses },
+        response: { 200: pageOf(KbDocument), ...errorResponses },
       },
     },
     async (request) => {
       const tenantId = adminTenant(request.principal, request.query.tenantId);
       await baseOr404(tenantId, request.params.id);
       const limit = parseLimit(request.query.limit);
-      const after = decodeCursor(request.query.cursor, ['string', 'string'] as const);
+      const after = decodeCursor(request.query.cursor, ['timestamp', 'uuid'] as const);
       const rows = await repository.listDocuments({
         tenantId,
         knowledgeBaseId: request.params.id,
@@ -244,7 +242,7 @@ const knowledgeBaseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         params: DocumentParams,
         querystring: TenantOnlyQuery,
-        response: { 200: Document, ...errorResponses },
+        response: { 200: KbDocument, ...errorResponses },
       },
     },
     async (request) => {
@@ -287,7 +285,7 @@ const knowledgeBaseRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         params: DocumentParams,
         querystring: TenantOnlyQuery,
-        response: { 202: Document, ...errorResponses },
+        response: { 202: KbDocument, ...errorResponses },
       },
     },
     async (request, reply) => {
@@ -317,7 +315,7 @@ const knowledgeBaseRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw notFound('document');
       }
       const limit = parseLimit(request.query.limit);
-      const after = decodeCursor(request.query.cursor, ['number'] as const);
+      const after = decodeCursor(request.query.cursor, ['integer'] as const);
       const rows = await repository.listChunks({
         tenantId,
         knowledgeBaseId: id,
