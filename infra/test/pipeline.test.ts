@@ -1,6 +1,6 @@
-// The GitLab pipeline (.gitlab-ci.yml): which jobs each kind of pipeline holds, judged by
-// evaluating its rules here and, for the same pipelines, by gitlab-ci-local; what the deploy
-// jobs run and with which guards; and the small scripts under ci/ the jobs call.
+// The GitLab pipeline (.gitlab-ci.yml): which jobs each kind of pipeline holds, as
+// gitlab-ci-local evaluates its rules; what the deploy jobs run and with which guards; and the
+// small scripts under ci/ the jobs call.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -15,17 +15,8 @@ import { coberturaLines, summarize, summaryLine } from '../../ci/coverage-summar
 import { slackText } from '../../ci/notify-slack.ts';
 import { previewPlan } from '../../ci/preview.ts';
 import { startFakeApi, type FakeApi } from './pipeline/fake-api.ts';
-import { listJobs } from './pipeline/gitlab-ci-local.ts';
-import {
-  evaluate,
-  jobNames,
-  loadPipeline,
-  plannedJobs,
-  resolveJob,
-  type Doc,
-  type Job,
-  type Vars,
-} from './pipeline/rules.ts';
+import { listJobs, type ListedJob } from './pipeline/gitlab-ci-local.ts';
+import { jobNames, loadPipeline, resolveJob, type Doc, type Job, type Vars } from './pipeline/file.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PIPELINE = join(ROOT, '.gitlab-ci.yml');
@@ -80,56 +71,42 @@ const SCENARIOS: { name: string; vars: Vars; jobs: string[] }[] = [
   },
 ];
 
-describe('the rules evaluator', () => {
-  const vars = { A: 'x', EMPTY: '', TAG: 'v1.2.3' };
-  it('reads variables, strings, null and regular expressions as GitLab does', () => {
-    expect(evaluate('$A == "x"', vars)).toBe(true);
-    expect(evaluate("$A != 'x'", vars)).toBe(false);
-    expect(evaluate('$MISSING == null', vars)).toBe(true);
-    expect(evaluate('$A', vars)).toBe(true);
-    expect(evaluate('$EMPTY', vars)).toBe(false);
-    expect(evaluate('$MISSING', vars)).toBe(false);
-    expect(evaluate('$TAG =~ /^v[0-9]+\\.[0-9]+\\.[0-9]+$/', vars)).toBe(true);
-    expect(evaluate('$MISSING =~ /.*/', vars)).toBe(false);
-    expect(evaluate('$TAG !~ /^release/', vars)).toBe(true);
-  });
+describe('which jobs a pipeline holds (gitlab-ci-local evaluates the rules)', () => {
+  const listed = new Map<string, Promise<ListedJob[] | null>>();
+  /** gitlab-ci-local's list for these variables, asked once per pipeline. */
+  const jobsOf = (vars: Vars) => {
+    const key = JSON.stringify(vars);
+    if (!listed.has(key)) listed.set(key, listJobs(PIPELINE, vars));
+    return listed.get(key)!;
+  };
 
-  it('binds && tighter than || and honours parentheses', () => {
-    expect(evaluate('$A == "x" || $A == "y" && $MISSING', vars)).toBe(true);
-    expect(evaluate('($A == "x" || $A == "y") && $MISSING', vars)).toBe(false);
-  });
-
-  it('refuses syntax it does not know instead of guessing', () => {
-    expect(() => evaluate('$A === "x"', vars)).toThrow(/unsupported syntax/);
-    expect(() => evaluate('($A == "x"', vars)).toThrow(/missing \)/);
-  });
-});
-
-describe('which jobs a pipeline holds', () => {
   for (const scenario of SCENARIOS) {
-    it(`${scenario.name}: ${scenario.jobs.join(', ')}`, () => {
-      const planned = plannedJobs(doc, scenario.vars);
-      expect(planned?.map((j) => j.name).sort()).toEqual([...scenario.jobs].sort());
+    it(`${scenario.name}: ${scenario.jobs.join(', ')}`, async () => {
+      const jobs = await jobsOf(scenario.vars);
+      expect(jobs?.map((j) => j.name).sort()).toEqual([...scenario.jobs].sort());
     });
   }
 
-  it('a push to a branch with an open merge request makes no second pipeline', () => {
-    expect(
-      plannedJobs(doc, { ...push('feature/login'), CI_OPEN_MERGE_REQUESTS: 'group/chatbot!7' }),
-    ).toBeNull();
+  it('a push to a branch with an open merge request makes no second pipeline', async () => {
+    expect(await jobsOf({ ...push('feature/login'), CI_OPEN_MERGE_REQUESTS: 'group/chatbot!7' })).toBeNull();
   });
 
-  it('every job the file defines runs in some pipeline', () => {
-    const seen = new Set(SCENARIOS.flatMap((s) => (plannedJobs(doc, s.vars) ?? []).map((j) => j.name)));
+  it('a pipeline the workflow does not name (a web-triggered one without a branch) is not created', async () => {
+    expect(await jobsOf({ CI_PIPELINE_SOURCE: 'web', CI_DEFAULT_BRANCH: 'main' })).toBeNull();
+  });
+
+  it('every job the file defines runs in some pipeline', async () => {
+    const seen = new Set<string>();
+    for (const s of SCENARIOS) for (const j of (await jobsOf(s.vars)) ?? []) seen.add(j.name);
     expect(jobNames(doc).filter((name) => !seen.has(name))).toEqual([]);
   });
 
-  it('deploys production only on approval, and rollback too, without blocking the pipeline', () => {
-    const planned = plannedJobs(doc, tag('v1.2.3')) ?? [];
-    const of = (name: string) => planned.find((j) => j.name === name);
-    expect(of('deploy:production')).toMatchObject({ when: 'manual', allowFailure: false });
-    expect(of('rollback:production')).toMatchObject({ when: 'manual', allowFailure: true });
-    expect(plannedJobs(doc, push('develop'))?.find((j) => j.name === 'deploy:staging')?.when).toBe(
+  it('deploys production only on approval, and rollback too, without blocking the pipeline', async () => {
+    const jobs = (await jobsOf(tag('v1.2.3'))) ?? [];
+    const of = (name: string) => jobs.find((j) => j.name === name);
+    expect(of('deploy:production')).toMatchObject({ when: 'manual', allow_failure: false });
+    expect(of('rollback:production')).toMatchObject({ when: 'manual', allow_failure: true });
+    expect((await jobsOf(push('develop')))?.find((j) => j.name === 'deploy:staging')?.when).toBe(
       'on_success',
     );
   });
@@ -143,20 +120,6 @@ describe('which jobs a pipeline holds', () => {
       expect(stageOf(check)).toBeLessThan(stageOf('deploy:production'));
     }
   });
-});
-
-describe('gitlab-ci-local --list agrees with the rules', () => {
-  for (const scenario of SCENARIOS) {
-    it(`for ${scenario.name}`, async () => {
-      const listed = await listJobs(PIPELINE, scenario.vars);
-      const planned = plannedJobs(doc, scenario.vars) ?? [];
-      const shape = (jobs: { name: string; when: string; allowFailure: boolean }[]) =>
-        jobs.map((j) => `${j.name} ${j.when}${j.allowFailure ? ' (may fail)' : ''}`).sort();
-      expect(
-        shape(listed.map((j) => ({ name: j.name, when: j.when, allowFailure: j.allow_failure }))),
-      ).toEqual(shape(planned));
-    });
-  }
 });
 
 describe('the deploy jobs', () => {
