@@ -1,22 +1,5 @@
-// The closed set of error codes of API.md, and the one error type the service throws.
-
-export const ERROR_STATUS = {
-  invalid_request: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  rate_limited: 429,
-  internal: 500,
-  upstream_error: 502,
-  unavailable: 503,
-  not_configured: 503,
-  upstream_timeout: 504,
-} as const;
-
-export type ErrorCode = keyof typeof ERROR_STATUS;
+// The one error type the service throws, with a code of API.md's closed set (@chatbot/api-types).
+import { ERROR_STATUS, type ErrorCode } from '@chatbot/api-types/errors';
 
 export class AppError extends Error {
   readonly code: ErrorCode;

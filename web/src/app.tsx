@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { ApiError, createApiClient, type ApiClient } from './api/client.ts';
 import { describeError } from './api/errors.ts';
-import type { Me } from './api/types.ts';
+import type { Me } from '@chatbot/api-types';
 import { ConfirmSwitch } from './auth/confirm-switch.tsx';
 import {
   clearToken,

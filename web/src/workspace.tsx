@@ -2,7 +2,7 @@
 import { lazy, Suspense, useCallback, useEffect, useRef, useState, type MouseEvent } from 'react';
 import type { ApiClient } from './api/client.ts';
 import { describeError } from './api/errors.ts';
-import type { Me, Session, Tenant } from './api/types.ts';
+import type { Me, Session, Tenant } from '@chatbot/api-types';
 import { ChatView } from './chat/chat-view.tsx';
 import { SessionList, sessionTitle } from './chat/session-list.tsx';
 import { placeHref, usePlace, type Place } from './navigation.ts';

@@ -2,7 +2,7 @@ import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { App } from '../src/app.tsx';
-import type { Me } from '../src/api/types.ts';
+import type { Me } from '@chatbot/api-types';
 import { apiError, installFakeApi, json, type Call } from './support/fake-api.ts';
 import { tenant, userMe } from './support/fixtures.ts';
 

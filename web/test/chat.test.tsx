@@ -2,7 +2,7 @@ import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { App } from '../src/app.tsx';
-import type { Message } from '../src/api/types.ts';
+import type { Message } from '@chatbot/api-types';
 import { apiError, installFakeApi, json, sseStream, type Call, type Handler } from './support/fake-api.ts';
 import { adminMe, message, session, userMe } from './support/fixtures.ts';
 

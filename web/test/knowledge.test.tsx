@@ -2,7 +2,7 @@ import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
 import { App } from '../src/app.tsx';
-import type { KbDocument, KnowledgeBase, Source, Tenant } from '../src/api/types.ts';
+import type { KbDocument, KnowledgeBase, Source, Tenant } from '@chatbot/api-types';
 import { apiError, installFakeApi, json, type Handler } from './support/fake-api.ts';
 import { adminMe, tenant, userMe } from './support/fixtures.ts';
 

@@ -2,7 +2,7 @@ import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { App } from '../src/app.tsx';
-import type { ApiKey, Tenant } from '../src/api/types.ts';
+import type { ApiKey, Tenant } from '@chatbot/api-types';
 import { fillDays, lastDays } from '../src/settings/usage.tsx';
 import { apiError, installFakeApi, json, type Handler } from './support/fake-api.ts';
 import { adminMe, tenant } from './support/fixtures.ts';

@@ -14,17 +14,14 @@
 // When the tenant's chat uses knowledge bases, `reserve` first retrieves the chunks the turn's
 // question finds there (knowledge/retrieve.ts) and adds them to the context it reserves for;
 // they are the reply's `sources`.
+import type { TokenUsage } from '@chatbot/api-types/sessions';
+import type { TenantSettings } from '@chatbot/api-types/tenants';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MessageRow, MessageSource } from '../db/schema.ts';
 import { AppError, forbidden, invalid, notFound, tenantGone } from '../errors.ts';
 import type { Role } from '../lib/jwt.ts';
 import { providerKeyOf, type ProviderKeys } from '../lib/provider-key.ts';
-import {
-  checkRequestedModel,
-  resolveSettings,
-  type SettingsDefaults,
-  type TenantSettings,
-} from '../lib/settings.ts';
+import { checkRequestedModel, resolveSettings, type SettingsDefaults } from '../lib/settings.ts';
 import type { Retriever } from '../knowledge/retrieve.ts';
 import type { Metrics } from '../plugins/metrics.ts';
 import type { NewAssistantMessage, SessionsRepository } from '../repositories/sessions.ts';
@@ -65,11 +62,6 @@ export interface TurnCaller {
   role: Role;
 }
 
-export interface Usage {
-  promptTokens: number;
-  completionTokens: number;
-}
-
 /** What every turn gets: the request's logger and the caller. */
 interface TurnInput {
   log: FastifyBaseLogger;
@@ -108,7 +100,7 @@ export interface SessionTurnResult {
 
 export interface StatelessTurnResult {
   result: CompletionResult;
-  usage: Usage;
+  usage: TokenUsage;
   rateLimitHeaders: Record<string, string>;
   /** The chunks the model was given; undefined when the tenant's chat uses no knowledge base. */
   sources: MessageSource[] | undefined;
@@ -127,10 +119,10 @@ interface AdmittedTurn {
 
 /** How the model call ended; `usage` is undefined when a failed call produced nothing. */
 type CallOutcome =
-  | { result: CompletionResult; usage: Usage; failure?: undefined }
-  | { result?: undefined; usage: Usage | undefined; failure: AppError; partial: string };
+  | { result: CompletionResult; usage: TokenUsage; failure?: undefined }
+  | { result?: undefined; usage: TokenUsage | undefined; failure: AppError; partial: string };
 
-const NO_USAGE: Usage = { promptTokens: 0, completionTokens: 0 };
+const NO_USAGE: TokenUsage = { promptTokens: 0, completionTokens: 0 };
 
 export function createChatTurns(deps: TurnDeps) {
   const { limiter, llm, sessions, metrics } = deps;
@@ -369,7 +361,7 @@ export function createChatTurns(deps: TurnDeps) {
   // --- settle, account, store -----------------------------------------------------------
 
   /** Settles the reservation to the tokens really used and counts them in the metrics. */
-  async function settle(log: FastifyBaseLogger, turn: AdmittedTurn, usage: Usage): Promise<void> {
+  async function settle(log: FastifyBaseLogger, turn: AdmittedTurn, usage: TokenUsage): Promise<void> {
     metrics.llmTokens.inc({ type: 'prompt' }, usage.promptTokens);
     metrics.llmTokens.inc({ type: 'completion' }, usage.completionTokens);
     try {
@@ -524,7 +516,7 @@ export function createChatTurns(deps: TurnDeps) {
         }): void;
         onPiece(piece: string, model: string): void;
       },
-  ): Promise<{ result: CompletionResult; usage: Usage; failure?: undefined } | { failure: AppError }> {
+  ): Promise<{ result: CompletionResult; usage: TokenUsage; failure?: undefined } | { failure: AppError }> {
     const turn = await admitStateless(input);
     input.onAdmitted({ rateLimitHeaders: turn.reservation.headers, sources: turn.sources });
     const outcome = await call(input.log, turn, { signal: input.signal, stream: input });
@@ -540,7 +532,7 @@ export function createChatTurns(deps: TurnDeps) {
 export type ChatTurns = ReturnType<typeof createChatTurns>;
 
 /** Usage as the provider reported it, else API.md's estimate. */
-function usageOf(context: ChatMessage[], content: string, result?: CompletionResult): Usage {
+function usageOf(context: ChatMessage[], content: string, result?: CompletionResult): TokenUsage {
   return (
     result?.usage ?? {
       promptTokens: estimatePromptTokens(context),

@@ -2,6 +2,8 @@
 // row-level security policies for the non-owner application role (see API.md,
 // "Database roles"): the service runs each transaction as that role with the tenant in
 // the transaction-local setting `app.tenant_id`.
+import type { Source } from '@chatbot/api-types/knowledge-bases';
+import type { TenantSettings } from '@chatbot/api-types/tenants';
 import { sql, type InferSelectModel } from 'drizzle-orm';
 import {
   type AnyPgColumn,
@@ -38,29 +40,13 @@ const tenantIsolation = (table: string) =>
 
 const createdAt = () => timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow();
 
-/** A chunk an assistant message cites (API.md's Source). */
-export interface MessageSource {
-  knowledgeBaseId: string;
-  documentId: string;
-  documentName: string;
-  chunkId: string;
-  chunkIndex: number;
-  heading: string | null;
-  content: string;
-  score: number;
-}
+/** A chunk an assistant message cites: API.md's Source, stored as the API shows it. */
+export type MessageSource = Source;
 
-export interface TenantSettingsStored {
-  model?: string;
-  systemPrompt?: string;
-  allowedModels?: string[];
-  fallbackModels?: string[];
-  rateLimit?: { rpm?: number; tpm?: number };
-  maxOutputTokens?: number;
-  knowledgeBases?: string[];
-  knowledgeTopK?: number;
-  knowledgeMaxTokens?: number;
-}
+/** The settings keys a tenant set (TenantSettings without defaults: every key optional). */
+export type TenantSettingsStored = Partial<Omit<TenantSettings, 'rateLimit'>> & {
+  rateLimit?: Partial<TenantSettings['rateLimit']>;
+};
 
 export const tenants = pgTable(
   'tenants',

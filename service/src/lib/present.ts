@@ -1,25 +1,12 @@
 // Rows to the API's shapes.
-import type {
-  ApiKeyRow,
-  KbDocumentRow,
-  MessageRow,
-  MessageSource,
-  SessionRow,
-  TenantRow,
-} from '../db/schema.ts';
+import type { Chunk, KbDocument, KnowledgeBase } from '@chatbot/api-types/knowledge-bases';
+import type { Message, Session } from '@chatbot/api-types/sessions';
+import type { ApiKey, Tenant } from '@chatbot/api-types/tenants';
+import type { ApiKeyRow, KbDocumentRow, MessageRow, SessionRow, TenantRow } from '../db/schema.ts';
 import type { BaseDetails, StoredChunk } from '../knowledge/repository.ts';
-import { resolveSettings, type SettingsDefaults, type TenantSettings } from './settings.ts';
+import { resolveSettings, type SettingsDefaults } from './settings.ts';
 
-export interface TenantView {
-  id: string;
-  name: string;
-  slug: string;
-  settings: TenantSettings;
-  hasProviderKey: boolean;
-  createdAt: string;
-}
-
-export function presentTenant(row: TenantRow, defaults: SettingsDefaults): TenantView {
+export function presentTenant(row: TenantRow, defaults: SettingsDefaults): Tenant {
   return {
     id: row.id,
     name: row.name,
@@ -30,7 +17,7 @@ export function presentTenant(row: TenantRow, defaults: SettingsDefaults): Tenan
   };
 }
 
-export function presentSession(row: SessionRow) {
+export function presentSession(row: SessionRow): Session {
   return {
     id: row.id,
     title: row.title,
@@ -39,18 +26,7 @@ export function presentSession(row: SessionRow) {
   };
 }
 
-export interface MessageView {
-  id: string;
-  role: 'user' | 'assistant';
-  content: string;
-  status: 'complete' | 'streaming' | 'failed';
-  model?: string;
-  usage?: { promptTokens: number; completionTokens: number };
-  sources?: MessageSource[];
-  createdAt: string;
-}
-
-export function presentMessage(row: MessageRow): MessageView {
+export function presentMessage(row: MessageRow): Message {
   return {
     id: row.id,
     role: row.role,
@@ -65,7 +41,7 @@ export function presentMessage(row: MessageRow): MessageView {
   };
 }
 
-export function presentApiKey(row: ApiKeyRow) {
+export function presentApiKey(row: ApiKeyRow): ApiKey {
   return {
     id: row.id,
     name: row.name,
@@ -75,7 +51,7 @@ export function presentApiKey(row: ApiKeyRow) {
   };
 }
 
-export function presentKnowledgeBase(details: BaseDetails) {
+export function presentKnowledgeBase(details: BaseDetails): KnowledgeBase {
   const { base, active, reindex } = details;
   return {
     id: base.id,
@@ -93,7 +69,7 @@ export function presentKnowledgeBase(details: BaseDetails) {
         : {
             embeddingModel: reindex.embeddingModel,
             embeddingDimensions: reindex.dimensions,
-            status: reindex.state === 'failed' ? ('failed' as const) : ('building' as const),
+            status: reindex.state === 'failed' ? 'failed' : 'building',
             progress: reindex.progress,
             error: reindex.error,
           },
@@ -102,7 +78,7 @@ export function presentKnowledgeBase(details: BaseDetails) {
   };
 }
 
-export function presentDocument(row: KbDocumentRow) {
+export function presentDocument(row: KbDocumentRow): KbDocument {
   return {
     id: row.id,
     knowledgeBaseId: row.knowledgeBaseId,
@@ -119,7 +95,7 @@ export function presentDocument(row: KbDocumentRow) {
   };
 }
 
-export function presentChunk(chunk: StoredChunk) {
+export function presentChunk(chunk: StoredChunk): Chunk {
   return {
     id: chunk.id,
     documentId: chunk.documentId,

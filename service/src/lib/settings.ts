@@ -1,21 +1,7 @@
 // Tenant settings: stored as the keys a tenant set; shown with defaults applied.
+import type { TenantSettings, TenantSettingsPatch } from '@chatbot/api-types/tenants';
 import type { TenantSettingsStored } from '../db/schema.ts';
 import { invalid } from '../errors.ts';
-
-export interface TenantSettings {
-  model: string;
-  systemPrompt: string;
-  allowedModels: string[];
-  fallbackModels: string[];
-  rateLimit: { rpm: number; tpm: number };
-  maxOutputTokens: number;
-  /** The knowledge bases chat turns answer from (ids of the tenant's). */
-  knowledgeBases: string[];
-  /** Chunks a turn gives the model, at most. */
-  knowledgeTopK: number;
-  /** Tokens (characters / 4) those chunks may add to a turn's context, at most. */
-  knowledgeMaxTokens: number;
-}
 
 export interface SettingsDefaults {
   defaultModel: string;
@@ -26,19 +12,6 @@ export interface SettingsDefaults {
 export const DEFAULT_MAX_OUTPUT_TOKENS = 1024;
 export const DEFAULT_KNOWLEDGE_TOP_K = 5;
 export const DEFAULT_KNOWLEDGE_MAX_TOKENS = 2000;
-
-/** A PATCH body's settings: a value sets a key, `null` resets it to its default. */
-export interface SettingsPatch {
-  model?: string | null;
-  systemPrompt?: string | null;
-  allowedModels?: string[] | null;
-  fallbackModels?: string[] | null;
-  rateLimit?: { rpm?: number | null; tpm?: number | null } | null;
-  maxOutputTokens?: number | null;
-  knowledgeBases?: string[] | null;
-  knowledgeTopK?: number | null;
-  knowledgeMaxTokens?: number | null;
-}
 
 /** Settings only a platform admin may change. */
 export const PLATFORM_ONLY_SETTINGS = ['rateLimit', 'maxOutputTokens'] as const;
@@ -61,7 +34,10 @@ export function resolveSettings(stored: TenantSettingsStored, defaults: Settings
 }
 
 /** Merges key by key (and rateLimit field by field); null removes the key. */
-export function mergeSettings(stored: TenantSettingsStored, patch: SettingsPatch): TenantSettingsStored {
+export function mergeSettings(
+  stored: TenantSettingsStored,
+  patch: TenantSettingsPatch,
+): TenantSettingsStored {
   const next: Record<string, unknown> = { ...stored };
   for (const [key, value] of Object.entries(patch)) {
     if (value === undefined) continue;

@@ -1,9 +1,10 @@
 // One error handler: every failure leaves as {"error": {"code", "message"}} with a code of
 // API.md's closed set. 5xx details stay in the log.
+import { ERROR_STATUS, type ErrorCode } from '@chatbot/api-types/errors';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { isDatabaseUnavailable } from '../db/client.ts';
-import { AppError, ERROR_STATUS, type ErrorCode } from '../errors.ts';
+import { AppError } from '../errors.ts';
 
 /** How an error is shown to clients; the OpenAI-compatible routes decorate it further. */
 export type ErrorPresenter = (reply: FastifyReply, error: AppError) => unknown;

@@ -1,5 +1,5 @@
 // Chat sessions and their messages, always inside one tenant.
-import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, lt, or, type Column } from 'drizzle-orm';
 import { pgErrorCode, type Database } from '../db/client.ts';
 import { tenantGone } from '../errors.ts';
 import { messages, sessions, type MessageRow, type MessageSource, type SessionRow } from '../db/schema.ts';
@@ -20,63 +20,26 @@ const TITLE_LENGTH = 80;
 /** What the turn functions raise for a session that is not the caller's (no_data_found). */
 const SESSION_NOT_FOUND = 'P0002';
 
-/** The messages columns the hot path reads back (as `MessageSqlRow`). */
-const MESSAGE_COLUMNS = [
-  'id',
-  'seq',
-  'tenant_id',
-  'session_id',
-  'role',
-  'content',
-  'status',
-  'model',
-  'prompt_tokens',
-  'completion_tokens',
-  'error',
-  'sources',
-  'stream_owner',
-  'created_at',
-];
-
 /** What a turn's context needs of an earlier message. */
 export type HistoryMessage = Pick<MessageRow, 'role' | 'content'>;
 
-/** A messages row as postgres.js returns it (the hot path's statements bypass drizzle). */
-interface MessageSqlRow {
-  id: string;
-  seq: string;
-  tenant_id: string;
-  session_id: string;
-  role: MessageRow['role'];
-  content: string;
-  status: MessageRow['status'];
-  model: string | null;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  error: string | null;
-  sources: MessageSource[] | null;
-  stream_owner: number | null;
-  /** Text: drizzle switches postgres.js's timestamp parsing off for its own mapping. */
-  created_at: string;
-}
+const messageColumns = Object.entries(getTableColumns(messages)) as [keyof MessageRow, Column][];
 
-function messageFromSql(row: MessageSqlRow): MessageRow {
-  return {
-    id: row.id,
-    seq: Number(row.seq),
-    tenantId: row.tenant_id,
-    sessionId: row.session_id,
-    role: row.role,
-    content: row.content,
-    status: row.status,
-    model: row.model,
-    promptTokens: row.prompt_tokens,
-    completionTokens: row.completion_tokens,
-    error: row.error,
-    sources: row.sources,
-    streamOwner: row.stream_owner,
-    createdAt: new Date(row.created_at),
-  };
+/** The messages columns by SQL name: what the hot path's statements read back. */
+const MESSAGE_COLUMNS = messageColumns.map(([, column]) => column.name);
+
+/**
+ * A messages row as postgres.js returns it (the hot path's statements bypass drizzle), mapped
+ * as drizzle maps its own rows: each column's value through that column's mapping (timestamps
+ * arrive as text, since drizzle switches postgres.js's timestamp parsing off).
+ */
+function messageFromSql(row: Record<string, unknown>): MessageRow {
+  return Object.fromEntries(
+    messageColumns.map(([key, column]) => {
+      const value = row[column.name];
+      return [key, value === null || value === undefined ? null : column.mapFromDriverValue(value)];
+    }),
+  ) as MessageRow;
 }
 
 export function createSessionsRepository(deps: {
@@ -211,9 +174,9 @@ export function createSessionsRepository(deps: {
     durable: boolean;
   }): Promise<{ userMessage: MessageRow; placeholder?: MessageRow } | undefined> {
     const { tenantId, sessionId, userId, content } = input;
-    let rows: MessageSqlRow[];
+    let rows: Record<string, unknown>[];
     try {
-      rows = await sql<MessageSqlRow[]>`select ${sql(MESSAGE_COLUMNS)}
+      rows = await sql<Record<string, unknown>[]>`select ${sql(MESSAGE_COLUMNS)}
           from chatbot_store_user_message(${tenantId}, ${sessionId}, ${userId}, ${content},
                                           ${content.slice(0, TITLE_LENGTH)}, ${input.placeholder},
                                           ${input.durable},
@@ -239,7 +202,7 @@ export function createSessionsRepository(deps: {
   }): Promise<MessageRow | undefined> {
     const { tenantId, sessionId, reply } = input;
     try {
-      const rows = await sql<MessageSqlRow[]>`select ${sql(MESSAGE_COLUMNS)}
+      const rows = await sql<Record<string, unknown>[]>`select ${sql(MESSAGE_COLUMNS)}
           from chatbot_finish_turn(${tenantId}, ${sessionId}, ${input.messageId ?? null}, ${utcDay()},
                                    ${reply.content}, ${reply.status}, ${reply.model},
                                    ${reply.promptTokens}, ${reply.completionTokens}, ${reply.error},

@@ -2,12 +2,13 @@
 // usage accounting as the chat endpoints) and GET /v1/models. Errors carry OpenAI's `type`
 // and `param` beside `code` and `message`.
 import { randomUUID } from 'node:crypto';
+import type { ErrorCode } from '@chatbot/api-types/errors';
+import type { TokenUsage } from '@chatbot/api-types/sessions';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { ChatMessage } from '../chat/llm.ts';
-import type { Usage } from '../chat/turn.ts';
 import type { MessageSource } from '../db/schema.ts';
-import { tenantGone, type AppError, type ErrorCode } from '../errors.ts';
+import { tenantGone, type AppError } from '../errors.ts';
 import { chatCaller } from '../lib/access.ts';
 import { modelsOf, resolveSettings } from '../lib/settings.ts';
 import { clientGone, openEventStream } from '../lib/sse.ts';
@@ -208,7 +209,7 @@ const openAiRoutes: FastifyPluginAsyncTypebox = async (app) => {
 };
 
 /** OpenAI's usage shape. */
-function usageOf(usage: Usage) {
+function usageOf(usage: TokenUsage) {
   return {
     prompt_tokens: usage.promptTokens,
     completion_tokens: usage.completionTokens,

@@ -1,22 +1,17 @@
 // Sessions and their messages. A user sees only their own sessions; a tenant admin may read
 // and delete any session of the tenant; only the owner sends messages.
+import { page as pageOf } from '@chatbot/api-types/common';
+import { CreateSessionBody, Message, SendMessageBody, Session, Turn } from '@chatbot/api-types/sessions';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { requestHash } from '../chat/idempotency.ts';
 import type { AppError } from '../errors.ts';
 import { clientGone, openEventStream } from '../lib/sse.ts';
-import type { MessageView } from '../lib/present.ts';
 import { forbidden, notFound } from '../errors.ts';
 import { chatCaller } from '../lib/access.ts';
 import { decodeCursor, ListQuery, page, parseLimit } from '../lib/pagination.ts';
 import { presentMessage, presentSession } from '../lib/present.ts';
-import { errorResponses, IdParams, page as pageOf } from '../schemas/common.ts';
-import { CreateSessionBody, Message, SendMessageBody, Session, Turn } from '../schemas/sessions.ts';
-
-interface TurnView {
-  message: MessageView;
-  reply: MessageView;
-}
+import { errorResponses, IdParams } from '../schemas/common.ts';
 
 /** A streamed turn that failed after its stream began (the client got `event: error`). */
 class StreamFailed extends Error {
@@ -173,7 +168,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       // Streaming: refusals (validation, auth, limits, a missing session) come before the
       // stream, which starts with the stored user message.
       const events = openEventStream(reply, { openStreams: services.metrics.openStreams });
-      const streamTurn = async (): Promise<TurnView> => {
+      const streamTurn = async (): Promise<Turn> => {
         try {
           const turn = await services.turns.streamSessionTurn({
             log: request.log,

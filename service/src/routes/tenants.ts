@@ -1,19 +1,5 @@
 // Tenants, their provider key and their API keys.
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
-import { AppError, forbidden, invalid, notFound } from '../errors.ts';
-import { requirePlatformAdmin, requireTenantAdmin } from '../lib/access.ts';
-import { decodeCursor, ListQuery, page, parseLimit } from '../lib/pagination.ts';
-import { presentApiKey, presentTenant } from '../lib/present.ts';
-import {
-  checkModels,
-  mergeSettings,
-  PLATFORM_ONLY_SETTINGS,
-  resolveSettings,
-  type SettingsPatch,
-} from '../lib/settings.ts';
-import type { TenantSettingsStored } from '../db/schema.ts';
-import { errorResponses, IdParams, page as pageOf, Uuid } from '../schemas/common.ts';
+import { page as pageOf, Uuid } from '@chatbot/api-types/common';
 import {
   ApiKey,
   CreateApiKeyBody,
@@ -22,7 +8,17 @@ import {
   PatchTenantBody,
   ProviderKeyBody,
   Tenant,
-} from '../schemas/tenants.ts';
+  type TenantSettingsPatch,
+} from '@chatbot/api-types/tenants';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AppError, forbidden, invalid, notFound } from '../errors.ts';
+import { requirePlatformAdmin, requireTenantAdmin } from '../lib/access.ts';
+import { decodeCursor, ListQuery, page, parseLimit } from '../lib/pagination.ts';
+import { presentApiKey, presentTenant } from '../lib/present.ts';
+import { checkModels, mergeSettings, PLATFORM_ONLY_SETTINGS, resolveSettings } from '../lib/settings.ts';
+import type { TenantSettingsStored } from '../db/schema.ts';
+import { errorResponses, IdParams } from '../schemas/common.ts';
 
 /** A slug from a name: lower-case ASCII letters, digits and dashes. */
 export function slugify(name: string): string {
@@ -108,7 +104,7 @@ const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const { id } = request.params;
       requireTenantAdmin(request.principal, id);
-      const patch: SettingsPatch = request.body.settings ?? {};
+      const patch: TenantSettingsPatch = request.body.settings ?? {};
       if (request.principal.role !== 'platform_admin') {
         const denied = PLATFORM_ONLY_SETTINGS.filter((key) => patch[key] !== undefined);
         if (denied.length > 0) throw forbidden(`only a platform admin may change ${denied.join(', ')}`);

@@ -2,25 +2,12 @@
 // minted by a tenant-level credential says so (minted_by) and names the API key its authority
 // comes from (api_key_id), so it dies with that key; an admin token minted by another admin
 // token mints users only; nothing minted outlives the token minting it (API.md, Authentication).
+import { IssuedToken, TokenBody } from '@chatbot/api-types/tokens';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import { AppError, forbidden, notFound } from '../errors.ts';
 import { adminTenant } from '../lib/access.ts';
 import type { TokenClaims } from '../lib/jwt.ts';
-import { errorResponses, Timestamp, Uuid } from '../schemas/common.ts';
-
-const TokenBody = Type.Object(
-  {
-    sub: Type.String({ minLength: 1, maxLength: 200 }),
-    role: Type.Optional(
-      Type.Union([Type.Literal('user'), Type.Literal('tenant_admin'), Type.Literal('platform_admin')]),
-    ),
-    ttlSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })),
-    /** Platform admins name the tenant; tenant admins may only name their own. */
-    tenantId: Type.Optional(Uuid),
-  },
-  { additionalProperties: false },
-);
+import { errorResponses } from '../schemas/common.ts';
 
 const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { signToken, tenants } = app.services;
@@ -30,7 +17,7 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         body: TokenBody,
-        response: { 201: Type.Object({ token: Type.String(), expiresAt: Timestamp }), ...errorResponses },
+        response: { 201: IssuedToken, ...errorResponses },
       },
     },
     async (request, reply) => {

@@ -1,9 +1,11 @@
 // GET /v1/usage?from=&to=: the tenant's requests and tokens per day with traffic.
+import { Uuid } from '@chatbot/api-types/common';
+import { UsageReport } from '@chatbot/api-types/usage';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { invalid, notFound } from '../errors.ts';
 import { adminTenant } from '../lib/access.ts';
-import { errorResponses, Uuid } from '../schemas/common.ts';
+import { errorResponses } from '../schemas/common.ts';
 
 const Day = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' });
 const DEFAULT_DAYS = 30;
@@ -29,22 +31,10 @@ const usageRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { from: Type.Optional(Day), to: Type.Optional(Day), tenantId: Type.Optional(Uuid) },
           { additionalProperties: false },
         ),
-        response: {
-          200: Type.Object({
-            items: Type.Array(
-              Type.Object({
-                day: Type.String(),
-                requests: Type.Integer(),
-                promptTokens: Type.Integer(),
-                completionTokens: Type.Integer(),
-              }),
-            ),
-          }),
-          ...errorResponses,
-        },
+        response: { 200: UsageReport, ...errorResponses },
       },
     },
-    async (request) => {
+    async (request): Promise<UsageReport> => {
       const tenantId = adminTenant(request.principal, request.query.tenantId);
       const to =
         request.query.to === undefined

@@ -1,9 +1,7 @@
+// The knowledge-base routes' paths and queries (their bodies are in @chatbot/api-types).
+import { Uuid } from '@chatbot/api-types/common';
 import { Type } from 'typebox';
 import { ListQuery } from '../lib/pagination.ts';
-import { Nullable, Timestamp, Uuid } from './common.ts';
-
-const ModelName = Type.String({ minLength: 1, maxLength: 200 });
-const Dimensions = Type.Integer({ minimum: 1, maximum: 4000 });
 
 /** Every knowledge-base route: a platform admin names the tenant. */
 export const TenantQuery = { tenantId: Type.Optional(Uuid) };
@@ -12,104 +10,3 @@ export const BaseParams = Type.Object({ id: Uuid }, { additionalProperties: fals
 export const DocumentParams = Type.Object({ id: Uuid, documentId: Uuid }, { additionalProperties: false });
 export const TenantOnlyQuery = Type.Object(TenantQuery, { additionalProperties: false });
 export const TenantListQuery = Type.Object({ ...ListQuery, ...TenantQuery }, { additionalProperties: false });
-
-export const CreateKnowledgeBaseBody = Type.Object(
-  {
-    name: Type.String({ minLength: 1, maxLength: 200 }),
-    description: Type.Optional(Type.String({ maxLength: 2000 })),
-    embeddingModel: Type.Optional(ModelName),
-    embeddingDimensions: Type.Optional(Dimensions),
-    chunkSize: Type.Optional(Type.Integer({ minimum: 100, maximum: 8000 })),
-    chunkOverlap: Type.Optional(Type.Integer({ minimum: 0, maximum: 4000 })),
-  },
-  { additionalProperties: false },
-);
-
-export const ReindexBody = Type.Object(
-  { embeddingModel: Type.Optional(ModelName), embeddingDimensions: Type.Optional(Dimensions) },
-  { additionalProperties: false },
-);
-
-export const SearchBody = Type.Object(
-  {
-    query: Type.String({ minLength: 1, maxLength: 2000 }),
-    k: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
-  },
-  { additionalProperties: false },
-);
-
-const Progress = Type.Integer({ minimum: 0, maximum: 100 });
-
-export const KnowledgeBase = Type.Object({
-  id: Uuid,
-  name: Type.String(),
-  description: Type.String(),
-  embeddingModel: Type.String(),
-  embeddingDimensions: Nullable(Type.Integer()),
-  chunkSize: Type.Integer(),
-  chunkOverlap: Type.Integer(),
-  documents: Type.Object({
-    queued: Type.Integer(),
-    processing: Type.Integer(),
-    ready: Type.Integer(),
-    failed: Type.Integer(),
-  }),
-  chunks: Type.Integer(),
-  reindex: Nullable(
-    Type.Object({
-      embeddingModel: Type.String(),
-      embeddingDimensions: Nullable(Type.Integer()),
-      status: Type.Union([Type.Literal('building'), Type.Literal('failed')]),
-      progress: Progress,
-      error: Nullable(Type.String()),
-    }),
-  ),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-});
-
-export const Document = Type.Object({
-  id: Uuid,
-  knowledgeBaseId: Uuid,
-  name: Type.String(),
-  contentType: Type.Union([
-    Type.Literal('text/plain'),
-    Type.Literal('text/markdown'),
-    Type.Literal('text/html'),
-    Type.Literal('application/pdf'),
-  ]),
-  bytes: Type.Integer(),
-  status: Type.Union([
-    Type.Literal('queued'),
-    Type.Literal('processing'),
-    Type.Literal('ready'),
-    Type.Literal('failed'),
-  ]),
-  progress: Progress,
-  chunks: Type.Integer(),
-  attempts: Type.Integer(),
-  error: Nullable(Type.String()),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-});
-
-export const Chunk = Type.Object({
-  id: Uuid,
-  documentId: Uuid,
-  index: Type.Integer(),
-  heading: Nullable(Type.String()),
-  content: Type.String(),
-});
-
-export const Source = Type.Object({
-  knowledgeBaseId: Uuid,
-  documentId: Uuid,
-  documentName: Type.String(),
-  chunkId: Uuid,
-  chunkIndex: Type.Integer(),
-  heading: Nullable(Type.String()),
-  content: Type.String(),
-  score: Type.Number(),
-});
-
-export const SearchResult = Type.Object({ items: Type.Array(Source) });

@@ -1,5 +1,5 @@
 // The chat API client (same origin, `/v1`), typed from API.md.
-import { readSseEvents } from './sse.ts';
+import { ERROR_STATUS, type ErrorCode } from '@chatbot/api-types/errors';
 import type {
   ApiKey,
   Chunk,
@@ -15,7 +15,11 @@ import type {
   Tenant,
   TenantSettingsPatch,
   UsageDay,
-} from './types.ts';
+} from '@chatbot/api-types';
+import { readSseEvents } from './sse.ts';
+
+/** The codes this client gives failures the service did not describe. */
+export type ClientErrorCode = 'network_error' | 'stream_interrupted' | 'bad_response';
 
 export class ApiError extends Error {
   /** HTTP status; 0 when no answer arrived; 200 for an `error` event inside a stream. */
@@ -58,19 +62,11 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   return Math.max(0, Math.ceil((date - now) / 1000));
 }
 
-const STATUS_CODES: Record<number, string> = {
-  400: 'invalid_request',
-  401: 'unauthorized',
-  403: 'forbidden',
-  404: 'not_found',
-  409: 'conflict',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
-  429: 'rate_limited',
-  502: 'upstream_error',
-  503: 'unavailable',
-  504: 'upstream_timeout',
-};
+/** An answer without an error body: the code of API.md its status stands for (the first one). */
+const STATUS_CODES = new Map<number, ErrorCode>();
+for (const [code, status] of Object.entries(ERROR_STATUS) as [ErrorCode, number][]) {
+  if (!STATUS_CODES.has(status)) STATUS_CODES.set(status, code);
+}
 
 function isErrorBody(value: unknown): value is ErrorBody {
   if (typeof value !== 'object' || value === null || !('error' in value)) return false;
@@ -101,7 +97,7 @@ async function errorFromResponse(response: Response): Promise<ApiError> {
   }
   return new ApiError({
     status: response.status,
-    code: STATUS_CODES[response.status] ?? (response.status >= 500 ? 'internal' : 'invalid_request'),
+    code: STATUS_CODES.get(response.status) ?? (response.status >= 500 ? 'internal' : 'invalid_request'),
     message: `HTTP ${response.status}`,
     retryAfterSeconds,
   });

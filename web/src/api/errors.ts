@@ -1,7 +1,8 @@
-// Readable messages for the error codes of API.md.
-import { ApiError } from './client.ts';
+// Readable messages for the error codes of API.md and the client's own.
+import type { ErrorCode } from '@chatbot/api-types/errors';
+import { ApiError, type ClientErrorCode } from './client.ts';
 
-const READABLE: Record<string, string> = {
+const READABLE: Record<ErrorCode | ClientErrorCode, string> = {
   invalid_request: 'The request was not accepted.',
   unauthorized: 'You are not signed in, or your sign-in has expired.',
   forbidden: 'Your role may not do this.',
@@ -21,7 +22,7 @@ const READABLE: Record<string, string> = {
 };
 
 /** Codes whose server message adds something the user can act on. */
-const SHOW_DETAIL = new Set([
+const SHOW_DETAIL = new Set<string>([
   'invalid_request',
   'conflict',
   'not_configured',
@@ -32,7 +33,7 @@ const SHOW_DETAIL = new Set([
 
 export function describeError(error: unknown): string {
   if (error instanceof ApiError) {
-    const readable = READABLE[error.code];
+    const readable = READABLE[error.code as ErrorCode | ClientErrorCode] as string | undefined;
     if (readable === undefined) return error.message || 'Something went wrong.';
     if (SHOW_DETAIL.has(error.code) && error.message && !error.message.startsWith('HTTP ')) {
       return `${readable} ${error.message.endsWith('.') ? error.message : `${error.message}.`}`;

@@ -1,7 +1,7 @@
 // A link (`#token=...`) that would sign a signed-in user in as someone else: both identities,
 // as the service names them (/v1/me), and a choice. Staying is the first and main button:
 // a link from a stranger must not quietly make the user type into the stranger's account.
-import type { Me, Role } from '../api/types.ts';
+import type { Me, Role } from '@chatbot/api-types';
 
 const ROLE_NAMES: Record<Role, string> = {
   user: 'user',

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError, type ApiClient } from '../api/client.ts';
 import { describeError } from '../api/errors.ts';
-import type { Me } from '../api/types.ts';
+import type { Me } from '@chatbot/api-types';
 
 export function SignIn(props: {
   api: ApiClient;

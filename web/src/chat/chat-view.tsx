@@ -2,7 +2,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { ApiError, isAbortError, type ApiClient } from '../api/client.ts';
 import { describeError } from '../api/errors.ts';
-import type { Message, Session, Source } from '../api/types.ts';
+import type { Message, Session, Source } from '@chatbot/api-types';
 import { formatClock, randomId } from '../format.ts';
 import { sourceHref } from '../navigation.ts';
 import { Composer } from './composer.tsx';

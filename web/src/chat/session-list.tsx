@@ -1,6 +1,6 @@
 // The user's chats, newest first; a drawer on narrow screens.
 import { useEffect, useRef, useState, type KeyboardEvent } from 'react';
-import type { Session } from '../api/types.ts';
+import type { Session } from '@chatbot/api-types';
 import { formatWhen } from '../format.ts';
 
 export function sessionTitle(session: Session): string {

@@ -5,7 +5,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { isAbortError, type ApiClient } from '../api/client.ts';
 import { describeError } from '../api/errors.ts';
-import type { Chunk, KbDocument, KnowledgeBase, Source, Tenant } from '../api/types.ts';
+import type { Chunk, KbDocument, KnowledgeBase, Source, Tenant } from '@chatbot/api-types';
 import { formatNumber, formatWhen } from '../format.ts';
 import type { Place } from '../navigation.ts';
 

@@ -2,7 +2,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { ApiClient } from '../api/client.ts';
 import { describeError } from '../api/errors.ts';
-import type { ApiKey, CreatedApiKey } from '../api/types.ts';
+import type { ApiKey, CreatedApiKey } from '@chatbot/api-types';
 import { formatWhen } from '../format.ts';
 
 function NewKey({ created, onDone }: { created: CreatedApiKey; onDone: () => void }) {

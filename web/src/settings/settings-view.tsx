@@ -3,7 +3,7 @@
 import { useEffect, useId, useState, type FormEvent } from 'react';
 import type { ApiClient } from '../api/client.ts';
 import { describeError } from '../api/errors.ts';
-import type { Tenant, TenantSettingsPatch } from '../api/types.ts';
+import type { Tenant, TenantSettingsPatch } from '@chatbot/api-types';
 import { formatNumber } from '../format.ts';
 import { ApiKeysPanel } from './api-keys.tsx';
 import { UsagePanel } from './usage.tsx';

@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'react';
 import type { ApiClient } from '../api/client.ts';
 import { describeError } from '../api/errors.ts';
-import type { UsageDay } from '../api/types.ts';
+import type { UsageDay } from '@chatbot/api-types';
 import { formatNumber } from '../format.ts';
 
 const DAYS = 30;

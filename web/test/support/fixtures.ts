@@ -1,4 +1,4 @@
-import type { Me, Message, Session, Tenant } from '../../src/api/types.ts';
+import type { Me, Message, Session, Tenant } from '@chatbot/api-types';
 
 export const tenant: Tenant = {
   id: '5b0f2a56-7a55-4d38-9a38-2f8d5b0c2d11',
