@@ -49,6 +49,47 @@ const appImage = new AppImage(
   onHost,
 );
 
+/** Postgres's and Redis's settings, whichever the orchestrator. */
+const postgresArgs = {
+  namePrefix: config.namePrefix,
+  image: config.images.postgres,
+  limits: config.limits.postgres,
+  maxConnections: config.postgres.maxConnections,
+  stopSeconds: stop,
+  labels,
+};
+const redisArgs = {
+  namePrefix: config.namePrefix,
+  image: config.images.redis,
+  limits: config.limits.redis,
+  maxmemory: config.redis.maxmemory,
+  maxmemoryPolicy: config.redis.maxmemoryPolicy,
+  stopSeconds: stop,
+  labels,
+};
+
+/**
+ * The migrations as a Command on this machine, whose `docker` reaches the stack's host or the
+ * swarm's manager (DOCKER_HOST): a one-off container on the stack's network, after Postgres;
+ * the app is updated only once it succeeded.
+ */
+function migrationsOn(
+  network: Network,
+  database: { appUrl: pulumi.Input<string>; url: pulumi.Input<string> },
+  after: pulumi.Resource,
+): Migrations {
+  return new Migrations('migrations', {
+    image: appImage.ref,
+    network: network.name,
+    databaseUrl: database.appUrl,
+    migrationDatabaseUrl: database.url,
+    dockerHost: config.dockerHost,
+    containerName: `${config.namePrefix}-migrate`,
+    migrationsHash: migrationsHash(),
+    after: [after],
+  });
+}
+
 /** What a stack exports, whichever the orchestrator (undefined: not in this mode). */
 interface Deployed {
   url: pulumi.Output<string>;
@@ -69,46 +110,12 @@ function onOneHost(): Deployed {
 
   const database = new Database(
     'database',
-    {
-      namePrefix: config.namePrefix,
-      network: network.name,
-      image: config.images.postgres,
-      limits: config.limits.postgres,
-      maxConnections: config.postgres.maxConnections,
-      data: config.data,
-      stopSeconds: stop,
-      labels,
-    },
+    { ...postgresArgs, network: network.name, data: config.data },
     onHost,
   );
 
-  const cache = new Cache(
-    'cache',
-    {
-      namePrefix: config.namePrefix,
-      network: network.name,
-      image: config.images.redis,
-      limits: config.limits.redis,
-      maxmemory: config.redis.maxmemory,
-      maxmemoryPolicy: config.redis.maxmemoryPolicy,
-      data: config.data,
-      stopSeconds: stop,
-      labels,
-    },
-    onHost,
-  );
-
-  // Commands run on this machine; their `docker` reaches the stack's host (DOCKER_HOST).
-  const migrations = new Migrations('migrations', {
-    image: appImage.ref,
-    network: network.name,
-    databaseUrl: database.appUrl,
-    migrationDatabaseUrl: database.url,
-    dockerHost: config.dockerHost,
-    containerName: `${config.namePrefix}-migrate`,
-    migrationsHash: migrationsHash(),
-    after: [database.container],
-  });
+  const cache = new Cache('cache', { ...redisArgs, network: network.name, data: config.data }, onHost);
+  const migrations = migrationsOn(network, database, database.container);
 
   const colorImages = Object.fromEntries(
     COLORS.map((color) => [color, config.colorImages[color] ?? appImage.ref] as const),
@@ -186,47 +193,16 @@ function onSwarm(): Deployed {
 
   const database = new SwarmDatabase(
     'database',
-    {
-      namePrefix: config.namePrefix,
-      networkId,
-      image: config.images.postgres,
-      limits: config.limits.postgres,
-      nodeLabel: config.swarm.dataLabel,
-      maxConnections: config.postgres.maxConnections,
-      stopSeconds: stop,
-      labels,
-    },
+    { ...postgresArgs, networkId, nodeLabel: config.swarm.dataLabel },
     onHost,
   );
 
   const cache = new SwarmCache(
     'cache',
-    {
-      namePrefix: config.namePrefix,
-      networkId,
-      image: config.images.redis,
-      limits: config.limits.redis,
-      nodeLabel: config.swarm.dataLabel,
-      maxmemory: config.redis.maxmemory,
-      maxmemoryPolicy: config.redis.maxmemoryPolicy,
-      stopSeconds: stop,
-      labels,
-    },
+    { ...redisArgs, networkId, nodeLabel: config.swarm.dataLabel },
     onHost,
   );
-
-  // On the manager (DOCKER_HOST), a one-off container on the attachable overlay network; the
-  // app service is updated only after it succeeded.
-  const migrations = new Migrations('migrations', {
-    image: appImage.ref,
-    network: network.name,
-    databaseUrl: database.appUrl,
-    migrationDatabaseUrl: database.url,
-    dockerHost: config.dockerHost,
-    containerName: `${config.namePrefix}-migrate`,
-    migrationsHash: migrationsHash(),
-    after: [database.service],
-  });
+  const migrations = migrationsOn(network, database, database.service);
 
   const app = new SwarmAppService(
     'app',
