@@ -4,8 +4,6 @@ import { ENV, withSecretFiles, type Env, type EnvName } from './env.ts';
 import { readConfig } from './lib/config-reader.ts';
 import { unescapeNewlines } from './lib/keys.ts';
 
-export type Environment = Env['ENVIRONMENT'];
-
 /** API_PORT -> apiPort, DEFAULT_RATE_LIMIT_RPM -> defaultRateLimitRpm. */
 type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
   ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`

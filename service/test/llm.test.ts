@@ -9,7 +9,7 @@ let llm: ReturnType<typeof createLlm>;
 
 beforeAll(async () => {
   stub = await startLlmStub();
-  llm = createLlm({ baseUrl: stub.url, timeoutMs: 5000, maxRetries: 0 });
+  llm = createLlm({ baseUrl: stub.url, timeoutMs: 5000 });
 });
 afterAll(async () => {
   await llm?.close();

@@ -63,10 +63,8 @@ export function createIdempotency(deps: {
   /** Requests waiting now. */
   waiting: { inc(): void; dec(): void };
   log: FastifyBaseLogger;
-  recheckMs?: number;
 }) {
   const { repository } = deps;
-  const recheckMs = deps.recheckMs ?? RECHECK_MS;
   const watches = new Map<string, Watch>();
   /** Keys whose first request runs in this process, with its request hash. */
   const held = new Map<string, string>();
@@ -179,7 +177,7 @@ export function createIdempotency(deps: {
         scope,
         hash,
         waiters: new Set(),
-        timer: setInterval(() => void check(id), recheckMs),
+        timer: setInterval(() => void check(id), RECHECK_MS),
         checking: false,
         again: false,
       };

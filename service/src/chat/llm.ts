@@ -36,7 +36,6 @@ export interface CompletionRequest {
 export interface LlmOptions {
   baseUrl: string;
   timeoutMs: number;
-  maxRetries?: number;
 }
 
 const MAX_CLIENTS = 256;
@@ -105,7 +104,7 @@ export function createLlm(options: LlmOptions) {
         apiKey,
         baseURL: options.baseUrl,
         timeout: options.timeoutMs,
-        maxRetries: options.maxRetries ?? 2,
+        maxRetries: 2,
         fetch: providerFetch,
       });
       clients.set(apiKey, client);

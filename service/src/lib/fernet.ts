@@ -77,7 +77,3 @@ export class Fernet {
     }
   }
 }
-
-export function generateFernetKey(): string {
-  return encodePadded(randomBytes(32));
-}
