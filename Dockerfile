@@ -31,8 +31,10 @@ COPY package.json package-lock.json .npmrc tsconfig.json ./
 COPY service/package.json service/
 COPY web/package.json web/
 COPY infra/package.json infra/
+COPY packages/api-types/package.json packages/api-types/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --workspace web --ignore-scripts --no-audit --no-fund
+COPY packages/api-types/ packages/api-types/
 COPY web/ web/
 RUN npm run build -w web
 
@@ -44,10 +46,13 @@ COPY package.json package-lock.json .npmrc ./
 COPY service/package.json service/
 COPY web/package.json web/
 COPY infra/package.json infra/
+COPY packages/api-types/package.json packages/api-types/
 # `npm ci -w service --omit=dev` still lays down a few packages only other workspaces use
 # (npm reports them as extraneous): remove those. Then drop what Node never loads at run
 # time: type declarations, source maps, TypeScript sources (Node does not strip types under
-# node_modules), docs, tests, examples, CI files, the workspace links and .bin shims.
+# node_modules), docs, tests, examples, CI files, the .bin shims and the workspace links but
+# @chatbot/api-types (the API's schemas, a link to packages/api-types; `find` does not follow
+# links, and Node loads its TypeScript by the real path, outside node_modules).
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --workspace service --ignore-scripts --no-audit --no-fund \
  && npm query ':extraneous' | node -e ' \
@@ -55,7 +60,8 @@ RUN --mount=type=cache,target=/root/.npm \
       for (const pkg of JSON.parse(fs.readFileSync(0, "utf8"))) { \
         if (pkg.location.startsWith("node_modules/")) fs.rmSync(pkg.path, { recursive: true, force: true }); \
       }' \
- && rm -rf node_modules/.bin node_modules/@chatbot \
+ && rm -rf node_modules/.bin \
+ && find node_modules/@chatbot -mindepth 1 -maxdepth 1 ! -name api-types -exec rm -rf {} + \
  && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \
       -o -iname '*.md' -o -iname '*.markdown' -o -name '.travis.yml' -o -name '.eslintrc*' \
       -o -name '.npmignore' -o -name '.gitattributes' -o -name '.editorconfig' \) -delete \
@@ -76,6 +82,8 @@ COPY --from=deps /out/ /app/
 # The one folder the service's user may write (the stacks mount the uploads volume here; a
 # new named volume takes this folder's owner).
 RUN mkdir /app/uploads && chown 1000:1000 /app/uploads
+COPY packages/api-types/package.json /app/packages/api-types/
+COPY packages/api-types/src/ /app/packages/api-types/src/
 COPY service/package.json /app/service/
 COPY service/drizzle/*.sql /app/service/drizzle/
 COPY service/drizzle/meta/_journal.json /app/service/drizzle/meta/
