@@ -3,18 +3,24 @@ import { ERROR_STATUS, type ErrorCode } from '@chatbot/api-types/errors';
 import type {
   ApiKey,
   Chunk,
+  CreateApiKeyBody,
   CreatedApiKey,
+  CreateKnowledgeBaseBody,
+  CreateSessionBody,
   ErrorBody,
   KbDocument,
   KnowledgeBase,
   Me,
   Message,
   Page,
+  PatchTenantBody,
+  ReindexBody,
+  SearchResult,
+  SendMessageBody,
   Session,
   Source,
   Tenant,
-  TenantSettingsPatch,
-  UsageDay,
+  UsageReport,
 } from '@chatbot/api-types';
 import { readSseEvents } from './sse.ts';
 
@@ -240,7 +246,7 @@ export function createApiClient(options: ApiClientOptions) {
       });
     },
 
-    createSession(body: { title?: string }, opts: { signal?: AbortSignal } = {}): Promise<Session> {
+    createSession(body: CreateSessionBody, opts: { signal?: AbortSignal } = {}): Promise<Session> {
       return json('POST', '/v1/sessions', { body, signal: opts.signal });
     },
 
@@ -271,7 +277,7 @@ export function createApiClient(options: ApiClientOptions) {
     async sendMessage(sessionId: string, content: string, opts: SendOptions = {}): Promise<Message> {
       const headers: Record<string, string> = { Accept: 'text/event-stream' };
       if (opts.idempotencyKey) headers['Idempotency-Key'] = opts.idempotencyKey;
-      const body: { content: string; stream: true; model?: string } = { content, stream: true };
+      const body: SendMessageBody = { content, stream: true };
       if (opts.model) body.model = opts.model;
       const response = await send('POST', `/v1/sessions/${id(sessionId)}/messages`, {
         body,
@@ -335,7 +341,7 @@ export function createApiClient(options: ApiClientOptions) {
       return json('GET', `/v1/tenants/${id(tenantId)}`);
     },
 
-    updateTenant(tenantId: string, body: { name?: string; settings?: TenantSettingsPatch }): Promise<Tenant> {
+    updateTenant(tenantId: string, body: PatchTenantBody): Promise<Tenant> {
       return json('PATCH', `/v1/tenants/${id(tenantId)}`, { body });
     },
 
@@ -356,7 +362,7 @@ export function createApiClient(options: ApiClientOptions) {
       });
     },
 
-    createApiKey(tenantId: string, body: { name?: string }): Promise<CreatedApiKey> {
+    createApiKey(tenantId: string, body: CreateApiKeyBody): Promise<CreatedApiKey> {
       return json('POST', `/v1/tenants/${id(tenantId)}/api-keys`, { body });
     },
 
@@ -364,7 +370,7 @@ export function createApiClient(options: ApiClientOptions) {
       return empty('DELETE', `/v1/tenants/${id(tenantId)}/api-keys/${id(keyId)}`);
     },
 
-    usage(range: { from?: string; to?: string } = {}): Promise<{ items: UsageDay[] }> {
+    usage(range: { from?: string; to?: string } = {}): Promise<UsageReport> {
       return json('GET', '/v1/usage', { query: range });
     },
 
@@ -381,7 +387,7 @@ export function createApiClient(options: ApiClientOptions) {
       return json('GET', `/v1/knowledge-bases/${id(baseId)}`, opts);
     },
 
-    createKnowledgeBase(body: { name: string; description?: string }): Promise<KnowledgeBase> {
+    createKnowledgeBase(body: CreateKnowledgeBaseBody): Promise<KnowledgeBase> {
       return json('POST', '/v1/knowledge-bases', { body });
     },
 
@@ -389,7 +395,7 @@ export function createApiClient(options: ApiClientOptions) {
       return empty('DELETE', `/v1/knowledge-bases/${id(baseId)}`);
     },
 
-    reindexKnowledgeBase(baseId: string, body: { embeddingModel?: string } = {}): Promise<KnowledgeBase> {
+    reindexKnowledgeBase(baseId: string, body: ReindexBody = {}): Promise<KnowledgeBase> {
       return json('POST', `/v1/knowledge-bases/${id(baseId)}/reindex`, { body });
     },
 
@@ -422,7 +428,7 @@ export function createApiClient(options: ApiClientOptions) {
       });
     },
 
-    searchKnowledgeBase(baseId: string, query: string, k = 5): Promise<{ items: Source[] }> {
+    searchKnowledgeBase(baseId: string, query: string, k = 5): Promise<SearchResult> {
       return json('POST', `/v1/knowledge-bases/${id(baseId)}/search`, { body: { query, k } });
     },
 
