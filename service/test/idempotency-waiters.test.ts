@@ -20,7 +20,9 @@ beforeAll(async () => {
   const viaProxy = new URL(database.url);
   viaProxy.hostname = '127.0.0.1';
   viaProxy.port = String(proxy.port);
-  svc = await startTestService({ database: { url: viaProxy.toString() } });
+  // The first request's provider call is held at the stub for as long as the waiters wait:
+  // no timeout (and so no retry by the SDK, a second call) may end it meanwhile.
+  svc = await startTestService({ database: { url: viaProxy.toString() }, env: { LLM_TIMEOUT_MS: '600000' } });
   owner = postgres(database.url, { max: 1, onnotice: () => {} });
 });
 afterAll(async () => {
@@ -62,6 +64,12 @@ async function waitersGauge(): Promise<number> {
   return match === null ? Number.NaN : Number(match[1]);
 }
 
+/**
+ * Statements the service sent through the proxy, but the sweep for orphaned streams, which
+ * every replica runs once a minute whatever else it does (chat/stream-owner.ts).
+ */
+const statements = () => proxy.statements() - proxy.statements(/chatbot_fail_orphaned_streams/);
+
 /** The service's connections to this database, as Postgres sees them. */
 async function serviceBackends() {
   return owner`select state, xact_start from pg_stat_activity
@@ -83,7 +91,15 @@ describe('waiting on an Idempotency-Key', () => {
     try {
       const first = post(path, t.userToken, key, { content: 'once' });
       await vi.waitFor(() => expect(svc.stub.requests).toHaveLength(1), { timeout: 30_000 });
-      const start = proxy.statements();
+      const start = statements();
+      const started = performance.now();
+      /**
+       * What waiting may cost: a few statements, however many wait, and the watch's fallback
+       * read of the record (a transaction of a few statements) about once a second while
+       * anyone waits, however many (a loaded machine makes the test take longer, not the waiters
+       * more). Before the change, each waiter polled every 100 ms: thousands a second.
+       */
+      const allowance = () => 50 + 5 * Math.ceil((performance.now() - started) / 1000);
 
       const waiters = Array.from({ length: WAITERS }, () =>
         post(path, t.userToken, key, { content: 'once' }),
@@ -99,27 +115,34 @@ describe('waiting on an Idempotency-Key', () => {
         },
         { timeout: 60_000, interval: 100 },
       );
-      const whileWaiting = proxy.statements() - start;
-      expect(whileWaiting, 'statements for 1,000 waiters').toBeLessThan(50);
+      const whileWaiting = statements() - start;
+      expect(whileWaiting, 'statements for 1,000 waiters').toBeLessThan(allowance());
 
       for (const waiter of waiters) waiter.request.destroy();
       const dropped = performance.now();
       await vi.waitFor(async () => expect(await waitersGauge()).toBe(0), { timeout: 30_000, interval: 20 });
+      const goneAfterMs = Math.round(performance.now() - dropped);
+      // A fallback read that began before the drop may still finish; then nothing more.
+      await vi.waitFor(
+        async () => {
+          for (const backend of await serviceBackends()) {
+            expect(backend).toMatchObject({ state: 'idle', xact_start: null });
+          }
+        },
+        { timeout: 10_000, interval: 20 },
+      );
       const idleAfterMs = Math.round(performance.now() - dropped);
-      const quiet = proxy.statements();
-      for (const backend of await serviceBackends()) {
-        expect(backend).toMatchObject({ state: 'idle', xact_start: null });
-      }
+      const quiet = statements();
       // Round trips through the service give any timer that was still due its turn.
       for (let i = 0; i < 5; i++) expect((await svc.request('GET', '/health/live')).status).toBe(200);
-      expect(proxy.statements()).toBe(quiet);
-      expect(
-        proxy.statements() - start,
-        'statements from the first waiter to the last one gone',
-      ).toBeLessThan(50);
+      expect(statements(), 'statements after every waiter left').toBe(quiet);
+      expect(statements() - start, 'statements from the first waiter to the last one gone').toBeLessThan(
+        allowance(),
+      );
       process.stdout.write(
-        `1,000 waiters: ${whileWaiting} statements while they waited, ${proxy.statements() - start} in all; ` +
-          `none left ${idleAfterMs} ms after the drop\n`,
+        `1,000 waiters: ${whileWaiting} statements while they waited, ${statements() - start} in all ` +
+          `in ${((performance.now() - started) / 1000).toFixed(1)} s; none left ${goneAfterMs} ms ` +
+          `after the drop, the database idle after ${idleAfterMs} ms\n`,
       );
 
       release();
