@@ -3,27 +3,17 @@
 // gives no 500s and the limits are exact again within one window; Postgres restarted is 503,
 // then the same app serves again; the app killed with SIGKILL mid-stream leaves no reply in
 // `streaming` once it starts again. Every wait is on observed state.
-import { createServer } from 'node:net';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { STREAM_LOCK_CLASS } from '../src/chat/stream-owner.ts';
 import { MIGRATIONS_FOLDER, runMigrations } from '../src/migrate.ts';
-import { docker, startPostgres, startRedis, type StartedContainer } from './support/docker.ts';
+import { docker, freePort, startPostgres, startRedis, type StartedContainer } from './support/docker.ts';
 import { readEvents, startServiceProcess, startTestService, type TestService } from './support/harness.ts';
 
 let pg: StartedContainer;
 let redis: StartedContainer;
 let svc: TestService;
 let owner: postgres.Sql;
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 beforeAll(async () => {
   [pg, redis] = await Promise.all([
