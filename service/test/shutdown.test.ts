@@ -123,5 +123,7 @@ describe('graceful shutdown', () => {
       for (const socket of sockets) socket.destroy();
       await proc.stop('SIGKILL');
     }
-  });
+    // A deadline, not a measure: starting a service process and its drain take longer on a
+    // loaded machine.
+  }, 120_000);
 });

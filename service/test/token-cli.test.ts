@@ -13,11 +13,11 @@ function token(args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [MAIN, 'token', ...args], {
     env: { PATH: process.env.PATH, JWT_PRIVATE_KEY: keys.privateKey.replace(/\n/g, '\\n'), ...env },
     encoding: 'utf8',
-    timeout: 20_000,
+    timeout: 120_000, // a deadline for a hung command, not a measure: a loaded machine starts Node slowly
   });
 }
 
-describe('token command', () => {
+describe('token command', { timeout: 150_000 }, () => {
   it('prints one line: a platform_admin JWT without a tenant, with iss and aud from the environment', async () => {
     const result = token(['--sub', 'ops', '--role', 'platform_admin'], {
       JWT_ISSUER: 'iss-x',
