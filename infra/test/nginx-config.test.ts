@@ -186,6 +186,16 @@ describe('the rendered nginx configuration', () => {
     }
   });
 
+  it('in swarm mode, gives up connecting to a task within 2 s and tries 3 addresses (a node that went down answers nothing)', () => {
+    const swarm = renderNginxConfig({ ...site, swarmApp: 'tasks.chatbot-app' });
+    expect(swarm).toContain('proxy_connect_timeout 2s;');
+    expect(swarm).toContain('proxy_next_upstream_tries 3;');
+    // Two dead addresses in a row leave time for a live one.
+    expect(swarm).toContain('proxy_next_upstream_timeout 10s;');
+    expect(swarm).not.toContain('proxy_connect_timeout 5s;');
+    expect(conf).toContain('proxy_connect_timeout 5s;');
+  });
+
   it('serves ACME challenges over plain HTTP only when asked', () => {
     expect(conf).not.toContain('acme-challenge');
     const acme = renderNginxConfig({ ...site, acme: true });
