@@ -1,3 +1,5 @@
+// A Docker test (its own Postgres and Redis, restarted with `docker restart`): the GitLab
+// pipeline runs it in docker-tests, where a Docker engine is.
 // Issue 16, item 12: real restarts. Postgres and Redis of this file's own (containers with a
 // fixed host port, so `docker restart` keeps their address), restarted under load: Redis mid-load
 // gives no 500s and the limits are exact again within one window; Postgres restarted is 503,
