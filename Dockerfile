@@ -47,6 +47,9 @@ COPY service/package.json service/
 COPY web/package.json web/
 COPY infra/package.json infra/
 COPY packages/api-types/package.json packages/api-types/
+COPY patches/ patches/
+# The install runs no package's scripts, ours included (the root's postinstall applies
+# patches/): patch-package applies them here, and fails the build when one does not apply.
 # `npm ci -w service --omit=dev` still lays down a few packages only other workspaces use
 # (npm reports them as extraneous): remove those. Then drop what Node never loads at run
 # time: type declarations, source maps, TypeScript sources (Node does not strip types under
@@ -55,6 +58,7 @@ COPY packages/api-types/package.json packages/api-types/
 # links, and Node loads its TypeScript by the real path, outside node_modules).
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --omit=dev --workspace service --ignore-scripts --no-audit --no-fund \
+ && npm exec --yes --package=patch-package@8.0.1 -- patch-package --error-on-fail \
  && npm query ':extraneous' | node -e ' \
       const fs = require("node:fs"); \
       for (const pkg of JSON.parse(fs.readFileSync(0, "utf8"))) { \
