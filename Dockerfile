@@ -32,9 +32,11 @@ COPY service/package.json service/
 COPY web/package.json web/
 COPY infra/package.json infra/
 COPY packages/api-types/package.json packages/api-types/
+COPY packages/api-client/package.json packages/api-client/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --workspace web --ignore-scripts --no-audit --no-fund
 COPY packages/api-types/ packages/api-types/
+COPY packages/api-client/ packages/api-client/
 COPY web/ web/
 RUN npm run build -w web
 
@@ -47,6 +49,7 @@ COPY service/package.json service/
 COPY web/package.json web/
 COPY infra/package.json infra/
 COPY packages/api-types/package.json packages/api-types/
+COPY packages/api-client/package.json packages/api-client/
 COPY patches/ patches/
 # The install runs no package's scripts, ours included (the root's postinstall applies
 # patches/): patch-package applies them here, and fails the build when one does not apply.

@@ -3,7 +3,7 @@
 // this tab (or it is the same identity): another identity is shown beside the current one,
 // and the user chooses (no login CSRF through a link).
 import { useEffect, useRef, useState } from 'react';
-import { ApiError, createApiClient, type ApiClient } from './api/client.ts';
+import { ApiError, createApiClient, type ApiClient } from '@chatbot/api-client';
 import { describeError } from './api/errors.ts';
 import type { Me } from '@chatbot/api-types';
 import { ConfirmSwitch } from './auth/confirm-switch.tsx';

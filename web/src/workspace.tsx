@@ -1,6 +1,6 @@
 // The signed-in page: top bar, the chat (session list + conversation) or the settings.
 import { lazy, Suspense, useCallback, useEffect, useRef, useState, type MouseEvent } from 'react';
-import type { ApiClient } from './api/client.ts';
+import type { ApiClient } from '@chatbot/api-client';
 import { describeError } from './api/errors.ts';
 import type { Me, Session, Tenant } from '@chatbot/api-types';
 import { ChatView } from './chat/chat-view.tsx';

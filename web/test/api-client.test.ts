@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiError, createApiClient, parseRetryAfter } from '../src/api/client.ts';
+import { ApiError, createApiClient, parseRetryAfter } from '@chatbot/api-client';
 import { describeError } from '../src/api/errors.ts';
 import { apiError, installFakeApi, json, sseStream } from './support/fake-api.ts';
 import { message } from './support/fixtures.ts';

@@ -1,6 +1,6 @@
 // Readable messages for the error codes of API.md and the client's own.
 import type { ErrorCode } from '@chatbot/api-types/errors';
-import { ApiError, type ClientErrorCode } from './client.ts';
+import { ApiError, type ClientErrorCode } from '@chatbot/api-client';
 
 const READABLE: Record<ErrorCode | ClientErrorCode, string> = {
   invalid_request: 'The request was not accepted.',

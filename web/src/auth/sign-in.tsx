@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import { ApiError, type ApiClient } from '../api/client.ts';
+import { ApiError, type ApiClient } from '@chatbot/api-client';
 import { describeError } from '../api/errors.ts';
 import type { Me } from '@chatbot/api-types';
 

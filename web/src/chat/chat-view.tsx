@@ -1,6 +1,6 @@
 // One conversation: its history, the reply streaming in, the composer.
 import { useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { ApiError, isAbortError, type ApiClient } from '../api/client.ts';
+import { ApiError, isAbortError, type ApiClient } from '@chatbot/api-client';
 import { describeError } from '../api/errors.ts';
 import type { Message, Session, Source } from '@chatbot/api-types';
 import { formatClock, randomId } from '../format.ts';

@@ -3,7 +3,7 @@
 // refreshed while any is queued or processing), retry or delete them, read a document's chunks
 // (where chat citations link to), and try queries.
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { isAbortError, type ApiClient } from '../api/client.ts';
+import { isAbortError, type ApiClient } from '@chatbot/api-client';
 import { describeError } from '../api/errors.ts';
 import type { Chunk, KbDocument, KnowledgeBase, Source, Tenant } from '@chatbot/api-types';
 import { formatNumber, formatWhen } from '../format.ts';

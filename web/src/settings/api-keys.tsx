@@ -1,6 +1,6 @@
 // The tenant's API keys: create (the key is shown once), list, revoke.
 import { useEffect, useState, type FormEvent } from 'react';
-import type { ApiClient } from '../api/client.ts';
+import type { ApiClient } from '@chatbot/api-client';
 import { describeError } from '../api/errors.ts';
 import type { ApiKey, CreatedApiKey } from '@chatbot/api-types';
 import { formatWhen } from '../format.ts';

@@ -1,7 +1,7 @@
 // Tenant settings for tenant admins: model and system prompt, limits (read-only here),
 // the tenant's own provider key, API keys and usage.
 import { useEffect, useId, useState, type FormEvent } from 'react';
-import type { ApiClient } from '../api/client.ts';
+import type { ApiClient } from '@chatbot/api-client';
 import { describeError } from '../api/errors.ts';
 import type { Tenant, TenantSettingsPatch } from '@chatbot/api-types';
 import { formatNumber } from '../format.ts';

@@ -1,6 +1,6 @@
 // Usage per day (GET /v1/usage) as inline SVG bars: prompt and completion tokens stacked.
 import { useEffect, useState } from 'react';
-import type { ApiClient } from '../api/client.ts';
+import type { ApiClient } from '@chatbot/api-client';
 import { describeError } from '../api/errors.ts';
 import type { UsageDay } from '@chatbot/api-types';
 import { formatNumber } from '../format.ts';

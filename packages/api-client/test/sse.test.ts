@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSseParser, readSseEvents, type SseEvent } from '../src/api/sse.ts';
+import { createSseParser, readSseEvents, type SseEvent } from '../src/sse.ts';
 
 function parseChunks(chunks: string[]): SseEvent[] {
   const parser = createSseParser();
