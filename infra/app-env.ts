@@ -126,10 +126,7 @@ export function appVariables(
   return variables;
 }
 
-/** The containers' environment (NAME=value, in the schema's order), see appVariables. */
-export function appEnvironment(
-  settings: { readonly [Key in AppStackKey]?: unknown },
-  program: Record<ProgramName, pulumi.Input<string>>,
-): pulumi.Output<string>[] {
-  return appVariables(settings, program).map(({ name, value }) => pulumi.interpolate`${name}=${value}`);
+/** The variables as a container's environment (NAME=value, in their order), see appVariables. */
+export function environmentList(variables: AppVariable[]): pulumi.Output<string>[] {
+  return variables.map(({ name, value }) => pulumi.interpolate`${name}=${value}`);
 }

@@ -8,9 +8,16 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import * as random from '@pulumi/random';
 import * as tls from '@pulumi/tls';
-import { appEnvironment, type ProgramName } from './app-env.ts';
-import { COLORS, type AppSettings, type Color, type ResourceLimits, type StackConfig } from './config.ts';
-import { dataVolume, dockerCommandEnv, labelList, limitArgs, type Labels } from './docker-defaults.ts';
+import { appVariables, environmentList, type AppVariable, type ProgramName } from './app-env.ts';
+import { COLORS, type AppSettings, type Color, type StackConfig } from './config.ts';
+import {
+  componentLabels,
+  dataVolume,
+  dockerCommandEnv,
+  labelList,
+  stackContainer,
+  type ComponentArgs,
+} from './docker-defaults.ts';
 
 export const APP_PORT = 8000;
 /** Where the uploads volume is mounted in app containers (UPLOADS_DIR). */
@@ -18,12 +25,10 @@ export const UPLOADS_PATH = '/app/uploads';
 /** Where the web volume of a color is filled from. */
 export const IMAGE_WEB_ROOT = '/srv/web';
 
-export interface AppServiceArgs {
-  namePrefix: string;
-  network: pulumi.Input<string>;
+/** The app's settings, whichever the orchestrator. */
+export interface AppArgs extends ComponentArgs {
+  /** Containers per color (host), the service's tasks (swarm). */
   replicas: number;
-  /** The image each color runs. */
-  images: Record<Color, pulumi.Input<string>>;
   settings: AppSettings;
   /** Configured JWT keys; undefined generates a pair. */
   jwtKeys: StackConfig['jwtKeys'];
@@ -31,13 +36,16 @@ export interface AppServiceArgs {
   databaseUrl: pulumi.Input<string>;
   /** Secret. */
   redisUrl: pulumi.Input<string>;
-  limits: ResourceLimits;
-  stopSeconds: number;
+  /** What must be done before the app starts or is updated, its web volumes filled (migrations). */
+  after: pulumi.Input<pulumi.Resource>[];
+}
+
+export interface AppServiceArgs extends AppArgs {
+  network: pulumi.Input<string>;
+  /** The image each color runs. */
+  images: Record<Color, pulumi.Input<string>>;
   data: { retain: boolean; protect: boolean };
   dockerHost: string | undefined;
-  labels: Labels;
-  /** What must be done before any app container starts or web volume fills (migrations). */
-  after: pulumi.Input<pulumi.Resource>[];
 }
 
 export interface ColorGroup {
@@ -72,6 +80,9 @@ export const APP_HEALTHCHECK = {
   retries: 6,
   startPeriod: '30s',
 };
+
+/** SIGTERM drains in-flight requests and streams within SHUTDOWN_GRACE_MS (either orchestrator). */
+export const APP_STOP_SIGNAL = 'SIGTERM';
 
 /** The keys the app signs tokens and encrypts provider keys with. */
 export interface AppKeys {
@@ -119,6 +130,22 @@ export function programVariables(
   };
 }
 
+/**
+ * The app's environment, whichever the orchestrator: its keys (appKeys) and every variable
+ * from the stack's keys and the program (app-env.ts), in the schema's order.
+ */
+export function appSetup(
+  name: string,
+  args: AppArgs,
+  parent: pulumi.Resource,
+): { jwtPublicKey: pulumi.Output<string>; variables: AppVariable[] } {
+  const keys = appKeys(name, args.jwtKeys, parent);
+  return {
+    jwtPublicKey: keys.jwtPublicKey,
+    variables: appVariables(args.settings, programVariables(keys, args)),
+  };
+}
+
 /** Copies the image's web build into the color's volume (as root: the volume is root-owned). */
 export const WEB_FILL_SCRIPT = [
   'set -eu',
@@ -134,12 +161,9 @@ export class AppService extends pulumi.ComponentResource {
   constructor(name: string, args: AppServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chatbot:infra:AppService', name, {}, opts);
 
-    const keys = appKeys(name, args.jwtKeys, this);
-    this.jwtPublicKey = keys.jwtPublicKey;
-    const envs = appEnvironment(
-      args.settings,
-      programVariables(keys, { databaseUrl: args.databaseUrl, redisUrl: args.redisUrl }),
-    );
+    const app = appSetup(name, args, this);
+    this.jwtPublicKey = app.jwtPublicKey;
+    const envs = environmentList(app.variables);
 
     this.uploadsVolume = dataVolume(
       `${name}-uploads`,
@@ -152,11 +176,14 @@ export class AppService extends pulumi.ComponentResource {
     const colors = {} as Record<Color, ColorGroup>;
     for (const color of COLORS) {
       const image = pulumi.output(args.images[color]);
-      const labels = { ...args.labels, 'com.chatbot.component': 'app', 'com.chatbot.color': color };
+      const colorLabel = { 'com.chatbot.color': color };
 
       const webVolume = new docker.Volume(
         `${name}-${color}-web`,
-        { name: `${args.namePrefix}-web-${color}`, labels: labelList(labels) },
+        {
+          name: `${args.namePrefix}-web-${color}`,
+          labels: labelList(componentLabels(args.labels, 'app', colorLabel)),
+        },
         { parent: this },
       );
       const webFill = new command.local.Command(
@@ -175,7 +202,7 @@ export class AppService extends pulumi.ComponentResource {
         const containerName = `${args.namePrefix}-app-${color}-${i}`;
         servers.push(`${containerName}:${APP_PORT}`);
         containers.push(
-          new docker.Container(
+          stackContainer(
             `${name}-${color}-${i}`,
             {
               name: containerName,
@@ -184,17 +211,18 @@ export class AppService extends pulumi.ComponentResource {
               networksAdvanced: [{ name: args.network, aliases: [`app-${color}`] }],
               volumes: [{ volumeName: this.uploadsVolume.name, containerPath: UPLOADS_PATH }],
               healthcheck: APP_HEALTHCHECK,
-              wait: true,
-              waitTimeout: 180,
-              restart: 'unless-stopped',
-              // SIGTERM drains in-flight requests and streams within SHUTDOWN_GRACE_MS.
-              stopSignal: 'SIGTERM',
-              stopTimeout: args.stopSeconds,
-              destroyGraceSeconds: args.stopSeconds,
-              labels: labelList(labels),
-              ...limitArgs(args.limits),
+              stopSignal: APP_STOP_SIGNAL,
             },
-            { parent: this, deleteBeforeReplace: true, dependsOn: args.after },
+            {
+              component: 'app',
+              labels: args.labels,
+              moreLabels: colorLabel,
+              waitSeconds: 180,
+              stopSeconds: args.stopSeconds,
+              limits: args.limits,
+              dependsOn: args.after,
+            },
+            this,
           ),
         );
       }

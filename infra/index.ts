@@ -6,13 +6,13 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { AppImage } from './app-image.ts';
-import { APP_PORT, AppService } from './app-service.ts';
-import { Cache } from './cache.ts';
+import { APP_PORT, AppService, type AppArgs } from './app-service.ts';
+import { Cache, type RedisSettings } from './cache.ts';
 import { COLORS, type Color, readStackConfig, stopSeconds } from './config.ts';
-import { Database } from './database.ts';
+import { Database, type PostgresSettings } from './database.ts';
 import { Migrations } from './migrations.ts';
 import { Network } from './network.ts';
-import { ReverseProxy } from './proxy.ts';
+import { ReverseProxy, type ProxySettings } from './proxy.ts';
 import { gitCommit, gitCommitTime, migrationsHash, repoRootFromCwd } from './repo.ts';
 import { SwarmAppService } from './swarm-app.ts';
 import { SwarmCache, SwarmDatabase } from './swarm-data.ts';
@@ -49,8 +49,8 @@ const appImage = new AppImage(
   onHost,
 );
 
-/** Postgres's and Redis's settings, whichever the orchestrator. */
-const postgresArgs = {
+/** Each component's settings, whichever the orchestrator. */
+const postgresArgs: PostgresSettings = {
   namePrefix: config.namePrefix,
   image: config.images.postgres,
   limits: config.limits.postgres,
@@ -58,7 +58,7 @@ const postgresArgs = {
   stopSeconds: stop,
   labels,
 };
-const redisArgs = {
+const redisArgs: RedisSettings = {
   namePrefix: config.namePrefix,
   image: config.images.redis,
   limits: config.limits.redis,
@@ -67,6 +67,36 @@ const redisArgs = {
   stopSeconds: stop,
   labels,
 };
+/** The app's, but for the database, Redis and what it waits for (appArgs). */
+const appSettings = {
+  namePrefix: config.namePrefix,
+  replicas: config.replicas,
+  settings: config.app,
+  jwtKeys: config.jwtKeys,
+  limits: config.limits.app,
+  stopSeconds: stop,
+  labels,
+};
+const proxyArgs: ProxySettings = {
+  stack: config.stack,
+  namePrefix: config.namePrefix,
+  image: config.images.nginx,
+  proxy: config.proxy,
+  limits: config.limits.nginx,
+  stopSeconds: stop,
+  dockerHost: config.dockerHost,
+  labels,
+  uploadMaxBytes: config.app.kbMaxUploadBytes,
+};
+
+/** The app's settings with its database, Redis, and the resources it starts after. */
+function appArgs(
+  database: { appUrl: pulumi.Input<string> },
+  cache: { url: pulumi.Input<string> },
+  after: pulumi.Input<pulumi.Resource>[],
+): AppArgs {
+  return { ...appSettings, databaseUrl: database.appUrl, redisUrl: cache.url, after };
+}
 
 /**
  * The migrations as a Command on this machine, whose `docker` reaches the stack's host or the
@@ -124,20 +154,11 @@ function onOneHost(): Deployed {
   const app = new AppService(
     'app',
     {
-      namePrefix: config.namePrefix,
+      ...appArgs(database, cache, [migrations.command, database.container, cache.container]),
       network: network.name,
-      replicas: config.replicas,
       images: colorImages,
-      settings: config.app,
-      jwtKeys: config.jwtKeys,
-      databaseUrl: database.appUrl,
-      redisUrl: cache.url,
-      limits: config.limits.app,
-      stopSeconds: stop,
       data: config.data,
       dockerHost: config.dockerHost,
-      labels,
-      after: [migrations.command, database.container, cache.container],
     },
     onHost,
   );
@@ -146,18 +167,10 @@ function onOneHost(): Deployed {
   const proxy = new ReverseProxy(
     'proxy',
     {
-      stack: config.stack,
-      namePrefix: config.namePrefix,
+      ...proxyArgs,
       network: network.name,
-      image: config.images.nginx,
-      proxy: config.proxy,
-      limits: config.limits.nginx,
-      stopSeconds: stop,
-      dockerHost: config.dockerHost,
-      labels,
       webVolumes: { blue: app.colors.blue.webVolume.name, green: app.colors.green.webVolume.name },
       activeColor: config.activeColor,
-      uploadMaxBytes: config.app.kbMaxUploadBytes,
       activeServers: active.servers,
       activeResources: [...active.containers, active.webFill],
     },
@@ -207,20 +220,11 @@ function onSwarm(): Deployed {
   const app = new SwarmAppService(
     'app',
     {
-      namePrefix: config.namePrefix,
+      ...appArgs(database, cache, [migrations.command, database.service, cache.service]),
       networkId,
-      replicas: config.replicas,
       image: appImage.ref,
-      settings: config.app,
-      jwtKeys: config.jwtKeys,
-      databaseUrl: database.appUrl,
-      redisUrl: cache.url,
-      limits: config.limits.app,
-      stopSeconds: stop,
       swarm: config.swarm,
       registry: config.release.registry,
-      labels,
-      after: [migrations.command, database.service, cache.service],
     },
     onHost,
   );
@@ -228,18 +232,10 @@ function onSwarm(): Deployed {
   const proxy = new SwarmProxy(
     'proxy',
     {
-      stack: config.stack,
-      namePrefix: config.namePrefix,
+      ...proxyArgs,
       networkId,
-      image: config.images.nginx,
-      proxy: config.proxy,
-      limits: config.limits.nginx,
-      stopSeconds: stop,
-      dockerHost: config.dockerHost,
       nodeLabel: config.swarm.edgeLabel,
-      labels,
       appTasks: `tasks.${app.serviceName}:${APP_PORT}`,
-      uploadMaxBytes: config.app.kbMaxUploadBytes,
       release: appImage.ref,
       registry: config.release.registry,
       app: app.service,

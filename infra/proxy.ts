@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as command from '@pulumi/command';
-import * as docker from '@pulumi/docker';
+import type * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
-import type { Color, ResourceLimits, StackConfig } from './config.ts';
-import { dockerCommandEnv, labelList, limitArgs, type Labels } from './docker-defaults.ts';
+import type { Color, StackConfig } from './config.ts';
+import { dockerCommandEnv, stackContainer, type ComponentArgs } from './docker-defaults.ts';
 import {
   GENERATION_PLACEHOLDER,
   NGINX_GENERATION_URL,
@@ -18,26 +18,27 @@ import {
   renderBootstrapUpstream,
   renderNginxConfig,
   renderUpstream,
+  type NginxSiteOptions,
 } from './nginx-config.ts';
 
 /** Where tlsMode host finds the Let’s Encrypt tree inside the container. */
 export const LETSENCRYPT_MOUNT = '/etc/letsencrypt';
 
-export interface ProxyArgs {
+/** nginx's settings, whichever the orchestrator. */
+export interface ProxySettings extends ComponentArgs {
   stack: string;
-  namePrefix: string;
-  network: pulumi.Input<string>;
   image: string;
   proxy: StackConfig['proxy'];
-  limits: ResourceLimits;
-  stopSeconds: number;
   dockerHost: string | undefined;
-  labels: Labels;
+  /** The largest document upload the app takes (KB_MAX_UPLOAD_BYTES): nginx admits it. */
+  uploadMaxBytes: number;
+}
+
+export interface ProxyArgs extends ProxySettings {
+  network: pulumi.Input<string>;
   /** Each color's web volume (mounted read-only at /srv/web/<color>). */
   webVolumes: Record<Color, pulumi.Input<string>>;
   activeColor: Color;
-  /** The largest document upload the app takes (KB_MAX_UPLOAD_BYTES): nginx admits it. */
-  uploadMaxBytes: number;
   /** host:port of the active color's app containers. */
   activeServers: string[];
   /** The active color's containers and web fill: the switch waits for them (and reruns when
@@ -70,6 +71,37 @@ export function renderSwitchScript(script: string): string {
 
 export const SWITCH_SCRIPT = renderSwitchScript(readFileSync(SWITCH_SCRIPT_FILE, 'utf8'));
 
+/** nginx.conf's inputs from the stack (either orchestrator; swarm adds the app's tasks). */
+export function nginxSiteOptions(args: ProxySettings, tlsPaths: ProxyTls['paths']): NginxSiteOptions {
+  const p = args.proxy;
+  return {
+    stack: args.stack,
+    domain: p.domain,
+    httpsPort: p.httpsPort,
+    hsts: p.hsts,
+    tls: tlsPaths,
+    acme: p.acmeWebroot !== undefined,
+    uploadMaxBytes: args.uploadMaxBytes,
+    edgeLimits: p.edgeLimits,
+  };
+}
+
+/** nginx's ports (HTTP, HTTPS) and where the stack publishes each (0: a port Docker picks). */
+export function nginxPorts(p: StackConfig['proxy']): { internal: number; published: number }[] {
+  return [
+    { internal: 80, published: p.httpPort },
+    { internal: 443, published: p.httpsPort },
+  ];
+}
+
+/** The platform's address for the published HTTPS port. */
+export function httpsUrl(domain: string, httpsPort: number): string {
+  return `https://${domain}${httpsPort === 443 ? '' : `:${httpsPort}`}`;
+}
+
+/** SIGQUIT: workers finish what they serve, then exit (either orchestrator). */
+export const NGINX_STOP_SIGNAL = 'SIGQUIT';
+
 /** nginx's healthcheck: its loopback-only health listener (either orchestrator). */
 export const NGINX_HEALTHCHECK = {
   tests: ['CMD', 'curl', '-fsS', '-o', '/dev/null', NGINX_HEALTH_URL],
@@ -92,8 +124,7 @@ export interface ProxyTls {
 /** The certificate of tlsMode (a self-signed one generated here), and the ACME webroot. */
 export function proxyTls(
   name: string,
-  stack: string,
-  p: StackConfig['proxy'],
+  { stack, proxy: p }: Pick<ProxySettings, 'stack' | 'proxy'>,
   parent: pulumi.Resource,
 ): ProxyTls {
   const tlsPaths = { certificate: NGINX_PATHS.tlsCertificate, key: NGINX_PATHS.tlsKey };
@@ -151,8 +182,7 @@ export class ReverseProxy extends pulumi.ComponentResource {
     super('chatbot:infra:Proxy', name, {}, opts);
     const p = args.proxy;
 
-    const tlsFiles = proxyTls(name, args.stack, p, this);
-    const certPaths = tlsFiles.paths;
+    const tlsFiles = proxyTls(name, args, this);
     const uploads: docker.types.input.ContainerUpload[] =
       tlsFiles.files === undefined
         ? []
@@ -166,48 +196,36 @@ export class ReverseProxy extends pulumi.ComponentResource {
       ...tlsFiles.hostDirs.map((d) => ({ ...d, readOnly: true })),
     ];
 
-    const nginxConf = renderNginxConfig({
-      stack: args.stack,
-      domain: p.domain,
-      httpsPort: p.httpsPort,
-      hsts: p.hsts,
-      tls: certPaths,
-      acme: p.acmeWebroot !== undefined,
-      uploadMaxBytes: args.uploadMaxBytes,
-      edgeLimits: p.edgeLimits,
-    });
+    const nginxConf = renderNginxConfig(nginxSiteOptions(args, tlsFiles.paths));
     uploads.unshift(
       { file: NGINX_PATHS.config, content: nginxConf },
       { file: NGINX_PATHS.upstream, content: renderBootstrapUpstream() },
     );
 
-    const port = (internal: number, external: number): docker.types.input.ContainerPort => ({
-      internal,
-      ip: p.bindAddress,
-      ...(external > 0 ? { external } : {}),
-    });
-
-    this.container = new docker.Container(
+    this.container = stackContainer(
       `${name}-nginx`,
       {
         name: `${args.namePrefix}-nginx`,
         image: args.image,
         uploads,
         volumes,
-        ports: [port(80, p.httpPort), port(443, p.httpsPort)],
+        ports: nginxPorts(p).map(({ internal, published }): docker.types.input.ContainerPort => ({
+          internal,
+          ip: p.bindAddress,
+          ...(published > 0 ? { external: published } : {}),
+        })),
         networksAdvanced: [{ name: args.network }],
         healthcheck: NGINX_HEALTHCHECK,
-        wait: true,
-        waitTimeout: 60,
-        restart: 'unless-stopped',
-        // SIGQUIT: workers finish what they serve, then exit.
-        stopSignal: 'SIGQUIT',
-        stopTimeout: args.stopSeconds,
-        destroyGraceSeconds: args.stopSeconds,
-        labels: labelList({ ...args.labels, 'com.chatbot.component': 'nginx' }),
-        ...limitArgs(args.limits),
+        stopSignal: NGINX_STOP_SIGNAL,
       },
-      { parent: this, deleteBeforeReplace: true },
+      {
+        component: 'nginx',
+        labels: args.labels,
+        waitSeconds: 60,
+        stopSeconds: args.stopSeconds,
+        limits: args.limits,
+      },
+      this,
     );
 
     this.switchCommand = new command.local.Command(
@@ -226,7 +244,7 @@ export class ReverseProxy extends pulumi.ComponentResource {
       p.httpsPort > 0
         ? pulumi.output(p.httpsPort)
         : this.container.ports.apply((ports) => ports?.find((x) => x.internal === 443)?.external ?? 443);
-    this.url = httpsPort.apply((port) => `https://${p.domain}${port === 443 ? '' : `:${port}`}`);
+    this.url = httpsPort.apply((port) => httpsUrl(p.domain, port));
     this.registerOutputs({ url: this.url });
   }
 }

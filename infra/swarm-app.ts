@@ -11,18 +11,15 @@
 // generated JWT and Fernet keys stay when a stack moves between orchestrators.
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import { appVariables } from './app-env.ts';
-import { APP_HEALTHCHECK, appKeys, programVariables, UPLOADS_PATH } from './app-service.ts';
-import type { AppSettings, ResourceLimits, StackConfig, SwarmConfig } from './config.ts';
-import { labelList, type Labels } from './docker-defaults.ts';
+import { APP_HEALTHCHECK, APP_STOP_SIGNAL, appSetup, UPLOADS_PATH, type AppArgs } from './app-service.ts';
+import type { StackConfig, SwarmConfig } from './config.ts';
+import { componentLabels, type Labels } from './docker-defaults.ts';
 import {
   APP_ROLLBACK,
   APP_UPDATE,
-  convergeFor,
-  DNS_ROUND_ROBIN,
-  RESTART_ALWAYS,
+  SECRETS_DIR,
   secretFile,
-  taskResources,
+  stackServiceArgs,
   versionedSecret,
   volumeMount,
 } from './swarm.ts';
@@ -39,26 +36,13 @@ export const APP_SECRET_FILES: Record<string, string> = {
   OPENROUTER_API_KEY: 'llm-key',
 };
 
-export interface SwarmAppServiceArgs {
-  namePrefix: string;
+export interface SwarmAppServiceArgs extends AppArgs {
   networkId: pulumi.Input<string>;
-  replicas: number;
   /** The release. */
   image: pulumi.Input<string>;
-  settings: AppSettings;
-  jwtKeys: StackConfig['jwtKeys'];
-  /** Secret. */
-  databaseUrl: pulumi.Input<string>;
-  /** Secret. */
-  redisUrl: pulumi.Input<string>;
-  limits: ResourceLimits;
-  stopSeconds: number;
   swarm: SwarmConfig;
   /** Credentials the nodes pull the image with. */
   registry: StackConfig['release']['registry'];
-  labels: Labels;
-  /** What must be done before the service is created or updated (migrations). */
-  after: pulumi.Input<pulumi.Resource>[];
 }
 
 /** The uploads volume's name and mount: on the NFS export when there is one, else local to each node. */
@@ -86,17 +70,13 @@ export class SwarmAppService extends pulumi.ComponentResource {
     // The type of the host mode's AppService, so the keys below are the same resources.
     super('chatbot:infra:AppService', name, {}, opts);
 
-    const keys = appKeys(name, args.jwtKeys, this);
-    this.jwtPublicKey = keys.jwtPublicKey;
-    const labels = { ...args.labels, 'com.chatbot.component': 'app' };
+    const app = appSetup(name, args, this);
+    this.jwtPublicKey = app.jwtPublicKey;
+    const labels = componentLabels(args.labels, 'app');
 
     const env: Record<string, pulumi.Input<string>> = {};
     const secrets: docker.types.input.ServiceTaskSpecContainerSpecSecret[] = [];
-    const variables = appVariables(
-      args.settings,
-      programVariables(keys, { databaseUrl: args.databaseUrl, redisUrl: args.redisUrl }),
-    );
-    for (const variable of variables) {
+    for (const variable of app.variables) {
       if (!variable.secret) {
         env[variable.name] = variable.value;
         continue;
@@ -110,16 +90,16 @@ export class SwarmAppService extends pulumi.ComponentResource {
         this,
       );
       secrets.push(secretFile(secret, file, APP_USER));
-      env[`${variable.name}_FILE`] = `/run/secrets/${file}`;
+      env[`${variable.name}_FILE`] = `${SECRETS_DIR}/${file}`;
     }
 
     this.serviceName = `${args.namePrefix}-app`;
     const registry = args.registry;
     this.service = new docker.Service(
       `${name}-service`,
-      {
+      stackServiceArgs({
         name: this.serviceName,
-        labels: labelList(labels),
+        labels,
         ...(registry !== undefined
           ? {
               auth: {
@@ -129,28 +109,21 @@ export class SwarmAppService extends pulumi.ComponentResource {
               },
             }
           : {}),
-        taskSpec: {
-          containerSpec: {
-            image: args.image,
-            env,
-            secrets,
-            mounts: [uploadsMount(args.namePrefix, args.swarm, labels)],
-            healthcheck: APP_HEALTHCHECK,
-            // SIGTERM drains in-flight requests and streams within SHUTDOWN_GRACE_MS.
-            stopSignal: 'SIGTERM',
-            stopGracePeriod: `${args.stopSeconds}s`,
-            labels: labelList(labels),
-          },
-          networksAdvanceds: [{ id: args.networkId }],
-          resources: taskResources(args.limits),
-          restartPolicy: RESTART_ALWAYS,
+        containerSpec: {
+          image: args.image,
+          env,
+          secrets,
+          mounts: [uploadsMount(args.namePrefix, args.swarm, labels)],
+          healthcheck: APP_HEALTHCHECK,
+          stopSignal: APP_STOP_SIGNAL,
         },
-        mode: { replicated: { replicas: args.replicas } },
-        endpointSpec: { mode: DNS_ROUND_ROBIN },
+        stopSeconds: args.stopSeconds,
+        network: { id: args.networkId },
+        limits: args.limits,
+        replicas: args.replicas,
         updateConfig: APP_UPDATE,
         rollbackConfig: APP_ROLLBACK,
-        convergeConfig: convergeFor(args.replicas),
-      },
+      }),
       { parent: this, dependsOn: args.after },
     );
     this.registerOutputs({ jwtPublicKey: this.jwtPublicKey });

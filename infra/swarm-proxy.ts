@@ -13,41 +13,34 @@ import * as command from '@pulumi/command';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { IMAGE_WEB_ROOT } from './app-service.ts';
-import type { ResourceLimits, StackConfig } from './config.ts';
-import { dockerCommandEnv, labelList, type Labels } from './docker-defaults.ts';
+import type { StackConfig } from './config.ts';
+import { componentLabels, dockerCommandEnv } from './docker-defaults.ts';
 import { NGINX_PATHS, renderNginxConfig } from './nginx-config.ts';
-import { NGINX_HEALTHCHECK, proxyTls } from './proxy.ts';
+import {
+  httpsUrl,
+  NGINX_HEALTHCHECK,
+  NGINX_STOP_SIGNAL,
+  nginxPorts,
+  nginxSiteOptions,
+  proxyTls,
+  type ProxySettings,
+} from './proxy.ts';
 import {
   configFile,
-  convergeFor,
-  DNS_ROUND_ROBIN,
   onLabelledNode,
-  RESTART_ALWAYS,
   secretFile,
-  SINGLE_TASK_ROLLBACK,
-  SINGLE_TASK_UPDATE,
-  taskResources,
+  singleTaskServiceArgs,
   versionedConfig,
   versionedSecret,
   volumeMount,
 } from './swarm.ts';
 
-export interface SwarmProxyArgs {
-  stack: string;
-  namePrefix: string;
+export interface SwarmProxyArgs extends ProxySettings {
   networkId: pulumi.Input<string>;
-  image: string;
-  proxy: StackConfig['proxy'];
-  limits: ResourceLimits;
-  stopSeconds: number;
-  dockerHost: string | undefined;
   /** The node label nginx is pinned to (swarmEdgeLabel). */
   nodeLabel: string;
-  labels: Labels;
   /** host:port of the app's tasks in Swarm's DNS: tasks.<service>:<port>. */
   appTasks: string;
-  /** The largest document upload the app takes (KB_MAX_UPLOAD_BYTES): nginx admits it. */
-  uploadMaxBytes: number;
   /** The release (its web build fills the web volume). */
   release: pulumi.Input<string>;
   /** Credentials the job's node pulls the release with. */
@@ -103,8 +96,7 @@ export class SwarmProxy extends pulumi.ComponentResource {
 
   constructor(name: string, args: SwarmProxyArgs, opts?: pulumi.ComponentResourceOptions) {
     super('chatbot:infra:SwarmProxy', name, {}, opts);
-    const p = args.proxy;
-    const labels = { ...args.labels, 'com.chatbot.component': 'nginx' };
+    const labels = componentLabels(args.labels, 'nginx');
     const versioned = (what: string, value: pulumi.Input<string>) => ({
       namePrefix: args.namePrefix,
       what,
@@ -112,18 +104,8 @@ export class SwarmProxy extends pulumi.ComponentResource {
       labels,
     });
 
-    const tls = proxyTls(name, args.stack, p, this);
-    const nginxConf = renderNginxConfig({
-      stack: args.stack,
-      domain: p.domain,
-      httpsPort: p.httpsPort,
-      hsts: p.hsts,
-      tls: tls.paths,
-      acme: p.acmeWebroot !== undefined,
-      uploadMaxBytes: args.uploadMaxBytes,
-      edgeLimits: p.edgeLimits,
-      swarmApp: args.appTasks,
-    });
+    const tls = proxyTls(name, args, this);
+    const nginxConf = renderNginxConfig({ ...nginxSiteOptions(args, tls.paths), swarmApp: args.appTasks });
     const configs = [
       configFile(
         versionedConfig(`${name}-nginx-conf`, versioned('nginx-conf', nginxConf), this),
@@ -171,52 +153,42 @@ export class SwarmProxy extends pulumi.ComponentResource {
       { parent: this, dependsOn: [args.app] },
     );
 
-    const port = (targetPort: number, publishedPort: number) => ({
-      targetPort,
-      publishedPort,
-      publishMode: 'host',
-      protocol: 'tcp',
-    });
     this.service = new docker.Service(
       `${name}-nginx`,
-      {
+      singleTaskServiceArgs({
         name: `${args.namePrefix}-nginx`,
-        labels: labelList(labels),
-        taskSpec: {
-          containerSpec: {
-            image: args.image,
-            configs,
-            ...(secrets.length > 0 ? { secrets } : {}),
-            mounts: [
-              volumeMount(webVolume, NGINX_PATHS.webRoot, labels, { readOnly: true }),
-              ...tls.hostDirs.map((d) => ({
-                type: 'bind',
-                source: d.hostPath,
-                target: d.containerPath,
-                readOnly: true,
-              })),
-            ],
-            healthcheck: NGINX_HEALTHCHECK,
-            // SIGQUIT: workers finish what they serve, then exit.
-            stopSignal: 'SIGQUIT',
-            stopGracePeriod: `${args.stopSeconds}s`,
-            labels: labelList(labels),
-          },
-          networksAdvanceds: [{ id: args.networkId }],
-          placement: onLabelledNode(args.nodeLabel),
-          resources: taskResources(args.limits),
-          restartPolicy: RESTART_ALWAYS,
+        labels,
+        containerSpec: {
+          image: args.image,
+          configs,
+          ...(secrets.length > 0 ? { secrets } : {}),
+          mounts: [
+            volumeMount(webVolume, NGINX_PATHS.webRoot, labels, { readOnly: true }),
+            ...tls.hostDirs.map((d) => ({
+              type: 'bind',
+              source: d.hostPath,
+              target: d.containerPath,
+              readOnly: true,
+            })),
+          ],
+          healthcheck: NGINX_HEALTHCHECK,
+          stopSignal: NGINX_STOP_SIGNAL,
         },
-        mode: { replicated: { replicas: 1 } },
-        endpointSpec: { mode: DNS_ROUND_ROBIN, ports: [port(80, p.httpPort), port(443, p.httpsPort)] },
-        updateConfig: SINGLE_TASK_UPDATE,
-        rollbackConfig: SINGLE_TASK_ROLLBACK,
-        convergeConfig: convergeFor(1),
-      },
+        stopSeconds: args.stopSeconds,
+        network: { id: args.networkId },
+        nodeLabel: args.nodeLabel,
+        limits: args.limits,
+        ports: nginxPorts(args.proxy).map(({ internal, published }) => ({
+          targetPort: internal,
+          publishedPort: published,
+          publishMode: 'host',
+          protocol: 'tcp',
+        })),
+      }),
       { parent: this, dependsOn: [this.webFill] },
     );
 
-    this.url = pulumi.output(`https://${p.domain}${p.httpsPort === 443 ? '' : `:${p.httpsPort}`}`);
+    this.url = pulumi.output(httpsUrl(args.proxy.domain, args.proxy.httpsPort));
     this.registerOutputs({ url: this.url });
   }
 }

@@ -15,6 +15,9 @@ import { labelList, type Labels } from './docker-defaults.ts';
 
 import type { input as Input } from '@pulumi/docker/types/index.js';
 
+/** Where Swarm mounts a task's secrets by name. */
+export const SECRETS_DIR = '/run/secrets';
+
 /** Docker's longest secret or config name. */
 export const SWARM_OBJECT_NAME_MAX = 64;
 /** The hex digits of the content hash in a secret's or config's name. */
@@ -188,4 +191,68 @@ export const SINGLE_TASK_ROLLBACK: Input.ServiceRollbackConfig = {
  */
 export function convergeFor(tasks: number, secondsPerTask = 90): Input.ServiceConvergeConfig {
   return { delay: '5s', timeout: `${Math.ceil((2 * tasks * secondsPerTask) / 60) + 2}m` };
+}
+
+/** A service of the stack: what differs between Postgres, Redis, nginx and the app. */
+export interface StackServiceArgs {
+  /** Docker's name of the service. */
+  name: string;
+  /** On the service and on its containers. */
+  labels: Labels;
+  /** The containers, but for their labels and stop time. */
+  containerSpec: Omit<Input.ServiceTaskSpecContainerSpec, 'labels' | 'stopGracePeriod'>;
+  stopSeconds: number;
+  network: Input.ServiceTaskSpecNetworksAdvanced;
+  /** Only on nodes with this label (onLabelledNode); undefined: any node. */
+  nodeLabel?: string;
+  limits: ResourceLimits;
+  replicas: number;
+  updateConfig: Input.ServiceUpdateConfig;
+  rollbackConfig: Input.ServiceRollbackConfig;
+  /** convergeFor's time per task. */
+  secondsPerTask?: number;
+  /** Published ports (in host mode: DNS_ROUND_ROBIN has no virtual IP). */
+  ports?: Input.ServiceEndpointSpecPort[];
+  /** Registry credentials the nodes pull the image with. */
+  auth?: Input.ServiceAuth;
+}
+
+/**
+ * A service's arguments as every service of the stack has them: labelled, replicated, its
+ * tasks always restarted, endpoint mode dnsrr, `pulumi up` waiting until it converged.
+ */
+export function stackServiceArgs(a: StackServiceArgs): docker.ServiceArgs {
+  return {
+    name: a.name,
+    labels: labelList(a.labels),
+    ...(a.auth !== undefined ? { auth: a.auth } : {}),
+    taskSpec: {
+      containerSpec: {
+        ...a.containerSpec,
+        stopGracePeriod: `${a.stopSeconds}s`,
+        labels: labelList(a.labels),
+      },
+      networksAdvanceds: [a.network],
+      ...(a.nodeLabel !== undefined ? { placement: onLabelledNode(a.nodeLabel) } : {}),
+      resources: taskResources(a.limits),
+      restartPolicy: RESTART_ALWAYS,
+    },
+    mode: { replicated: { replicas: a.replicas } },
+    endpointSpec: { mode: DNS_ROUND_ROBIN, ...(a.ports !== undefined ? { ports: a.ports } : {}) },
+    updateConfig: a.updateConfig,
+    rollbackConfig: a.rollbackConfig,
+    convergeConfig: convergeFor(a.replicas, a.secondsPerTask),
+  };
+}
+
+/** Postgres, Redis and nginx: one task on the node with the label, replaced stop-first. */
+export function singleTaskServiceArgs(
+  a: Omit<StackServiceArgs, 'replicas' | 'updateConfig' | 'rollbackConfig' | 'auth'> & { nodeLabel: string },
+): docker.ServiceArgs {
+  return stackServiceArgs({
+    ...a,
+    replicas: 1,
+    updateConfig: SINGLE_TASK_UPDATE,
+    rollbackConfig: SINGLE_TASK_ROLLBACK,
+  });
 }
