@@ -33,6 +33,7 @@ COPY web/package.json web/
 COPY infra/package.json infra/
 COPY packages/api-types/package.json packages/api-types/
 COPY packages/api-client/package.json packages/api-client/
+COPY packages/test-kit/package.json packages/test-kit/
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --workspace web --ignore-scripts --no-audit --no-fund
 COPY packages/api-types/ packages/api-types/
@@ -50,6 +51,7 @@ COPY web/package.json web/
 COPY infra/package.json infra/
 COPY packages/api-types/package.json packages/api-types/
 COPY packages/api-client/package.json packages/api-client/
+COPY packages/test-kit/package.json packages/test-kit/
 COPY patches/ patches/
 # The install runs no package's scripts, ours included (the root's postinstall applies
 # patches/): patch-package applies them here, and fails the build when one does not apply.

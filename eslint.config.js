@@ -33,8 +33,15 @@ export default tseslint.config(
     },
   },
   {
-    // Tests, benchmarks and command-line tools may print.
-    files: ['**/test/**', '**/bench/**', '**/scripts/**', '**/*.test.ts', '**/*.test.tsx'],
+    // Tests, their support (the test kit), benchmarks and command-line tools may print.
+    files: [
+      '**/test/**',
+      '**/bench/**',
+      '**/scripts/**',
+      '**/*.test.ts',
+      '**/*.test.tsx',
+      'packages/test-kit/**',
+    ],
     rules: { 'no-console': 'off', '@typescript-eslint/no-explicit-any': 'off' },
   },
   {

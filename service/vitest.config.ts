@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    globalSetup: ['test/support/global-setup.ts'],
+    globalSetup: ['@chatbot/test-kit/global-setup'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -26,7 +26,7 @@ export default defineConfig({
           name: 'browser',
           environment: 'node',
           include: ['test/**/*.browser.test.ts'],
-          globalSetup: ['../service/test/support/global-setup.ts'],
+          globalSetup: ['@chatbot/test-kit/global-setup'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
         },

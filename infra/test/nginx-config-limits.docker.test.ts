@@ -6,12 +6,12 @@
 // flood really took.
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:https';
+import { docker } from '@chatbot/test-kit/docker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   containerLogs,
   DAEMON,
   declared,
-  docker,
   get,
   nginxContainers,
   startNginx,

@@ -5,6 +5,7 @@
 // between them by the switch command's own script.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { docker } from '@chatbot/test-kit/docker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NGINX_PATHS } from '../nginx-config.ts';
 import { SWITCH_SCRIPT } from '../proxy.ts';
@@ -12,7 +13,6 @@ import {
   DAEMON,
   declared,
   declaredSwarm,
-  docker,
   get,
   nginxContainers,
   startNginx,

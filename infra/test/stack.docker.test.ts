@@ -3,6 +3,7 @@
 // (test/e2e/). Through nginx over HTTPS: health, the web, tenants, a streamed chat turn; an
 // app container replacement that keeps the data; a blue/green deploy and a rollback under
 // load without a failed request; a failing migration that leaves the running color serving.
+import { run } from '@chatbot/test-kit/process';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   deployedStateFromExport,
@@ -11,7 +12,7 @@ import {
   type DeployedState,
 } from '../scripts/deploy-plan.ts';
 import { startLoad, StackClient, type LoadReport } from './e2e/client.ts';
-import { containerLogs, inspectContainer, publishedPortsAt, run } from './e2e/docker-engine.ts';
+import { containerLogs, inspectContainer, publishedPortsAt } from './e2e/docker-engine.ts';
 import { buildBrokenMigrationImage, startLlmStub, STUB_ALIAS, STUB_PORT, tokenFrom } from './e2e/fixtures.ts';
 import { E2eStack, type ApplyResult } from './e2e/harness.ts';
 

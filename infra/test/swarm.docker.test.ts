@@ -25,11 +25,12 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:https';
 import { promisify } from 'node:util';
+import { docker } from '@chatbot/test-kit/docker';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { NGINX_PATHS } from '../nginx-config.ts';
 import { SWARM_WEB_FILL_SCRIPT } from '../swarm-proxy.ts';
 import { startDindSwarm, type DindSwarm } from './support/dind-swarm.ts';
-import { declaredSwarm, docker, get, uniquePrefix, type Declared } from './support/nginx-container.ts';
+import { declaredSwarm, get, uniquePrefix, type Declared } from './support/nginx-container.ts';
 import { named, reveal, runStack, type RunResult } from './support/stack.ts';
 import { makeTestCertificate, type TestCertificate } from './support/test-cert.ts';
 

@@ -17,20 +17,15 @@ import { writeFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { upload } from '../test/support/documents.ts';
 import { percentile } from './paced.ts';
-import { startBenchWorld } from './support.ts';
+import { envNumber, startBenchWorld } from './support.ts';
 
-const num = (name: string, fallback: number): number => {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isFinite(value) || value < 1) throw new Error(`${name} must be a positive number`);
-  return value;
-};
-const CHUNKS = num('BENCH_KB_CHUNKS', 100_000);
-const TENANTS = num('BENCH_KB_TENANTS', 20);
-const DIMENSIONS = num('BENCH_KB_DIMENSIONS', 256);
-const TOPICS = num('BENCH_KB_TOPICS', 500);
-const QUERIES = num('BENCH_KB_QUERIES', 300);
-const DOCUMENTS = num('BENCH_KB_DOCUMENTS', 24);
-const DOCUMENT_CHUNKS = num('BENCH_KB_DOCUMENT_CHUNKS', 250);
+const CHUNKS = envNumber('BENCH_KB_CHUNKS', 100_000);
+const TENANTS = envNumber('BENCH_KB_TENANTS', 20);
+const DIMENSIONS = envNumber('BENCH_KB_DIMENSIONS', 256);
+const TOPICS = envNumber('BENCH_KB_TOPICS', 500);
+const QUERIES = envNumber('BENCH_KB_QUERIES', 300);
+const DOCUMENTS = envNumber('BENCH_KB_DOCUMENTS', 24);
+const DOCUMENT_CHUNKS = envNumber('BENCH_KB_DOCUMENT_CHUNKS', 250);
 const K = 10;
 
 const log = (text: string) => process.stderr.write(`[bench:kb] ${text}\n`);

@@ -13,42 +13,40 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { createApiClient } from '@chatbot/api-client';
+import {
+  docker,
+  freePort,
+  POSTGRES_IMAGE,
+  REDIS_IMAGE,
+  removeContainer,
+  startPostgres,
+  startRedis,
+  uniqueName,
+  waitFor,
+} from '@chatbot/test-kit/docker';
+import { startLlmStubProcess } from '@chatbot/test-kit/llm-stub';
 import autocannon, { type Result } from 'autocannon';
 import postgres from 'postgres';
 import { createTokenSigner } from '../src/lib/jwt.ts';
 import { runMigrations } from '../src/migrate.ts';
-import {
-  POSTGRES_IMAGE,
-  publishedPort,
-  REDIS_IMAGE,
-  removeContainer,
-  uniqueName,
-} from '../test/support/docker.ts';
 import { paced, percentile, type PacedResult } from './paced.ts';
+import { envNumber } from './support.ts';
 
 const exec = promisify(execFile);
 
-const env = (name: string, fallback: number, min = 1): number => {
-  const value = process.env[name];
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number of at least ${min}`);
-  return n;
-};
-
-const DURATION = env('BENCH_DURATION', 10);
-const WARMUP = env('BENCH_WARMUP', 3);
-const CONNECTIONS = env('BENCH_CONNECTIONS', 50);
-const RATE = env('BENCH_RATE', 300);
-const TENANTS = env('BENCH_TENANTS', 32);
-const USERS = env('BENCH_USERS', 4);
-const SESSIONS = env('BENCH_SESSIONS', 8);
+const DURATION = envNumber('BENCH_DURATION', 10);
+const WARMUP = envNumber('BENCH_WARMUP', 3);
+const CONNECTIONS = envNumber('BENCH_CONNECTIONS', 50);
+const RATE = envNumber('BENCH_RATE', 300);
+const TENANTS = envNumber('BENCH_TENANTS', 32);
+const USERS = envNumber('BENCH_USERS', 4);
+const SESSIONS = envNumber('BENCH_SESSIONS', 8);
 /** Earlier messages in every session before the run (the service sends at most 50). */
-const HISTORY = env('BENCH_HISTORY', 50, 0);
+const HISTORY = envNumber('BENCH_HISTORY', 50, 0);
 const PHASES = new Set(
   (process.env.BENCH_PHASES ?? 'bare,health,stub,chat,stream').split(',').map((p) => p.trim()),
 );
@@ -59,7 +57,6 @@ const wants = (phase: string, kind?: 'max' | 'rate') =>
 const SERVICE_NODE_ARGS = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 
 const serviceMain = new URL('../src/main.ts', import.meta.url).pathname;
-const stubMain = new URL('../test/support/llm-stub.ts', import.meta.url).pathname;
 const bareMain = new URL('./bare-server.ts', import.meta.url).pathname;
 
 const CONTENT = 'Hello! Could you tell me, in a few words, what a benchmark measures?';
@@ -93,36 +90,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 // ---- helpers ------------------------------------------------------------------------------
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not become ready in ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function docker(args: string[], extraEnv: Record<string, string> = {}): Promise<string> {
-  const { stdout } = await exec('docker', args, {
-    env: { ...process.env, ...extraEnv },
-    timeout: 120_000,
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return stdout.trim();
-}
-
 /** Spawns a node process and waits until a line of its stdout matches `ready`. */
 async function startNode(
   name: string,
@@ -317,83 +284,25 @@ async function main(): Promise<void> {
   // Postgres and Redis publish their ports on 127.0.0.1; this engine runs without the
   // userland proxy (daemon.json "userland-proxy": false), so the traffic takes iptables'
   // DNAT, not a docker-proxy process. The check below says so when that is not the case.
-  const pgName = uniqueName('chatbot-bench-pg');
-  const redisName = uniqueName('chatbot-bench-redis');
-  const pgPassword = randomBytes(16).toString('hex');
-  const redisPassword = randomBytes(16).toString('hex');
-  onCleanup(pgName, () => removeContainer(pgName));
-  onCleanup(redisName, () => removeContainer(redisName));
   // BENCH_NETWORK=host runs both on the host's network on free loopback ports instead.
   const hostNetwork = process.env.BENCH_NETWORK === 'host';
-  const [hostPgPort, hostRedisPort] = hostNetwork ? [await freePort(), await freePort()] : [5432, 6379];
+  const [pgName, redisName] = [uniqueName('chatbot-bench-pg'), uniqueName('chatbot-bench-redis')];
+  onCleanup(pgName, () => removeContainer(pgName));
+  onCleanup(redisName, () => removeContainer(redisName));
+  const on = async () => (hostNetwork ? { hostNetwork: await freePort() } : {});
   log(`starting ${POSTGRES_IMAGE} and ${REDIS_IMAGE}${hostNetwork ? ' on the host network' : ''}`);
-  await Promise.all([
-    docker(
-      [
-        'run',
-        '-d',
-        '--name',
-        pgName,
-        ...(hostNetwork ? ['--network', 'host'] : ['-p', '127.0.0.1::5432']),
-        '-e',
-        'POSTGRES_PASSWORD',
-        '-e',
-        'POSTGRES_DB=chatbot',
-        POSTGRES_IMAGE,
-        '-c',
-        'max_connections=200',
-        ...(hostNetwork ? ['-c', `port=${hostPgPort}`, '-c', 'listen_addresses=127.0.0.1'] : []),
-        ...(process.env.BENCH_POSTGRES_ARGS ?? '').split(' ').filter((a) => a !== ''),
-      ],
-      { POSTGRES_PASSWORD: pgPassword },
-    ),
-    docker(
-      [
-        'run',
-        '-d',
-        '--name',
-        redisName,
-        ...(hostNetwork ? ['--network', 'host'] : ['-p', '127.0.0.1::6379']),
-        '-e',
-        'REDIS_PASSWORD',
-        REDIS_IMAGE,
-        'sh',
-        '-c',
-        `exec redis-server --requirepass "$REDIS_PASSWORD" --appendonly yes --appendfsync everysec${
-          hostNetwork ? ` --port ${hostRedisPort} --bind 127.0.0.1` : ''
-        }`,
-      ],
-      { REDIS_PASSWORD: redisPassword },
-    ),
+  const postgresArgs = (process.env.BENCH_POSTGRES_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const [pg, redis] = await Promise.all([
+    startPostgres({
+      name: pgName,
+      durable: true,
+      ...(await on()),
+      args: ['-c', 'max_connections=200', ...postgresArgs],
+    }),
+    startRedis({ name: redisName, durable: true, ...(await on()) }),
   ]);
-  await waitFor('postgres', async () => {
-    await docker([
-      'exec',
-      pgName,
-      'pg_isready',
-      '-h',
-      '127.0.0.1',
-      '-p',
-      String(hostPgPort),
-      '-U',
-      'postgres',
-      '-d',
-      'chatbot',
-    ]);
-    return true;
-  });
-  await waitFor(
-    'redis',
-    async () =>
-      (await docker(
-        ['exec', '-e', 'REDISCLI_AUTH', redisName, 'redis-cli', '-p', String(hostRedisPort), 'ping'],
-        {
-          REDISCLI_AUTH: redisPassword,
-        },
-      )) === 'PONG',
-  );
-  const pgPort = hostNetwork ? hostPgPort : await publishedPort(pgName, 5432);
-  const redisPort = hostNetwork ? hostRedisPort : await publishedPort(redisName, 6379);
+  const [databaseUrl, redisUrl] = [pg.url, redis.url];
+  const [pgPort, redisPort] = [new URL(databaseUrl).port, new URL(redisUrl).port];
   meters.postgres = await docker(['inspect', '-f', '{{.Id}}', pgName]);
   meters.redis = await docker(['inspect', '-f', '{{.Id}}', redisName]);
   const { stdout: psOut } = await exec('ps', ['-eo', 'args']);
@@ -407,19 +316,12 @@ async function main(): Promise<void> {
         ? `postgres on 127.0.0.1:${pgPort}, redis on 127.0.0.1:${redisPort} (iptables-published, no userland proxy)`
         : `WARNING: a docker-proxy process carries the traffic (${proxied.length}); numbers include it`,
   );
-  const databaseUrl = `postgres://postgres:${pgPassword}@127.0.0.1:${pgPort}/chatbot`;
-  const redisUrl = `redis://:${redisPassword}@127.0.0.1:${redisPort}`;
   await runMigrations(databaseUrl);
 
   // The LLM stub of the tests, in its own process, answering at once.
-  const stubPort = await freePort();
-  const stub = await startNode(
-    'llm stub',
-    [stubMain],
-    { STUB_HOST: '127.0.0.1', STUB_PORT: String(stubPort) },
-    /llm stub listening on (\S+)/,
-  );
-  const stubUrl = stub.match[1]!;
+  const stub = await startLlmStubProcess();
+  onCleanup('llm stub', () => stub.stop());
+  const stubUrl = stub.url;
   meters.stub = stub.child.pid;
 
   // The service as users run it: its own process, production environment, info logs.
@@ -464,19 +366,9 @@ async function main(): Promise<void> {
   // Tenants with budgets no run reaches, users, sessions with a full history window.
   const sign = createTokenSigner(privatePem, { issuer: undefined, audience: undefined });
   const platform = (await sign({ sub: 'bench-ops', role: 'platform_admin', tenantId: null }, 7200)).token;
-  const api = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(apiUrl + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const json = (await res.json()) as any;
-    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
-    return json;
-  };
+  const client = createApiClient({ baseUrl: apiUrl, getToken: () => null });
+  const api = (method: string, path: string, token: string, body?: unknown) =>
+    client.request<any>(method, path, { token, ...(body === undefined ? {} : { body }) });
   log(
     `creating ${TENANTS} tenants x ${USERS} users x ${SESSIONS} sessions, ${HISTORY} earlier messages each`,
   );

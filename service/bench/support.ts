@@ -1,6 +1,5 @@
-// What the service's benchmarks share: the LLM stub as a process of their own, and a world of
-// Postgres (durable commits), Redis, the stub and the service in the benchmark's process.
-import { spawn, type ChildProcess } from 'node:child_process';
+// What the service's benchmarks share: their knobs, and a world of Postgres (durable commits),
+// Redis, the LLM stub (a process of its own) and the service in the benchmark's process.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,26 +8,17 @@ import { buildApp } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createTokenSigner } from '../src/lib/jwt.ts';
 import { runMigrations } from '../src/migrate.ts';
-import { startPostgres, startRedis, type StartedContainer } from '../test/support/docker.ts';
+import { createApiClient } from '@chatbot/api-client';
+import { startPostgres, startRedis, type StartedContainer } from '@chatbot/test-kit/docker';
+import { startLlmStubProcess } from '@chatbot/test-kit/llm-stub';
 
-/** The tests' LLM stub as a process of its own (no delay), on a free loopback port. */
-export async function startStub(): Promise<{ url: string; child: ChildProcess }> {
-  const main = new URL('../test/support/llm-stub.ts', import.meta.url).pathname;
-  const child = spawn(process.execPath, [main], {
-    env: { PATH: process.env.PATH ?? '', STUB_HOST: '127.0.0.1', STUB_PORT: '0' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (text: string) => {
-      out += text;
-      const match = /listening on (http:\/\/\S+)/.exec(out);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`stub exited with ${code}`)));
-  });
-  return { url, child };
+/** A knob from the environment: a number of at least `min`, else `fallback` when unset or empty. */
+export function envNumber(name: string, fallback: number, min = 1): number {
+  const value = process.env[name];
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) throw new Error(`${name} must be a number of at least ${min}`);
+  return n;
 }
 
 type Role = 'platform_admin' | 'tenant_admin' | 'user';
@@ -60,11 +50,11 @@ export async function startBenchWorld(
 ): Promise<BenchWorld> {
   const started: StartedContainer[] = [];
   const uploads = mkdtempSync(join(tmpdir(), `bench-${input.name}-`));
-  let stub: ChildProcess | undefined;
+  let stub: Awaited<ReturnType<typeof startLlmStubProcess>> | undefined;
   let app: BenchWorld['app'] | undefined;
   const close: BenchWorld['close'] = async (options = {}) => {
     await app?.close().catch(() => undefined);
-    stub?.kill('SIGTERM');
+    await stub?.stop();
     if (options.keepContainers) log(`kept: ${started.map((c) => `${c.name} ${c.url}`).join(', ')}`);
     else await Promise.all(started.map((c) => c.stop()));
     rmSync(uploads, { recursive: true, force: true });
@@ -77,8 +67,8 @@ export async function startBenchWorld(
     ]);
     started.push(postgres, redis);
     await runMigrations(postgres.url);
-    const llm = await startStub();
-    stub = llm.child;
+    const llm = await startLlmStubProcess();
+    stub = llm;
     const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const privateKey = keys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     const config = loadConfig({
@@ -101,19 +91,9 @@ export async function startBenchWorld(
     const sign = createTokenSigner(privateKey, { issuer: undefined, audience: undefined });
     const token: BenchWorld['token'] = async (sub, role, tenantId) =>
       (await sign({ sub, role, tenantId }, 3600)).token;
-    const json: BenchWorld['json'] = async (method, path, bearer, body) => {
-      const res = await fetch(origin + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${bearer}`,
-          ...(body ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      });
-      const parsed = (await res.json()) as any;
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(parsed)}`);
-      return parsed;
-    };
+    const client = createApiClient({ baseUrl: origin, getToken: () => null });
+    const json: BenchWorld['json'] = (method, path, bearer, body) =>
+      client.request(method, path, { token: bearer, ...(body ? { body } : {}) });
     return {
       postgres,
       redis,

@@ -4,7 +4,7 @@
 // flood does to other tenants' chat latency is measured by a benchmark, `npm run bench:flood`.
 import { request as httpRequest, Agent } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { targetOf } from './support/fault-proxy.ts';
+import { targetOf, throughProxy } from './support/fault-proxy.ts';
 import { createTestDatabase, startTestService, type TestService } from './support/harness.ts';
 import { startStatementProxy, type StatementProxy } from './support/statement-proxy.ts';
 
@@ -18,10 +18,7 @@ const PING = /^select 1$/;
 beforeAll(async () => {
   database = await createTestDatabase();
   proxy = await startStatementProxy(targetOf(database.url));
-  const viaProxy = new URL(database.url);
-  viaProxy.hostname = '127.0.0.1';
-  viaProxy.port = String(proxy.port);
-  svc = await startTestService({ database: { url: viaProxy.toString() } });
+  svc = await startTestService({ database: { url: throughProxy(database.url, proxy) } });
 });
 afterAll(async () => {
   await svc?.close();

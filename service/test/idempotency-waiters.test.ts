@@ -1,10 +1,14 @@
 // Issue 16, item 5: waiting on an Idempotency-Key holds no database transaction per poll and
 // stops when the client leaves; many waiters on one key cost O(1) database work.
-import { request as httpRequest, type ClientRequest } from 'node:http';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { targetOf } from './support/fault-proxy.ts';
-import { createTestDatabase, startTestService, type TestService } from './support/harness.ts';
+import { targetOf, throughProxy } from './support/fault-proxy.ts';
+import {
+  createTestDatabase,
+  postOnOwnConnection,
+  startTestService,
+  type TestService,
+} from './support/harness.ts';
 import { startStatementProxy, type StatementProxy } from './support/statement-proxy.ts';
 
 const WAITERS = 1000;
@@ -17,12 +21,12 @@ let owner: postgres.Sql;
 beforeAll(async () => {
   database = await createTestDatabase();
   proxy = await startStatementProxy(targetOf(database.url));
-  const viaProxy = new URL(database.url);
-  viaProxy.hostname = '127.0.0.1';
-  viaProxy.port = String(proxy.port);
   // The first request's provider call is held at the stub for as long as the waiters wait:
   // no timeout (and so no retry by the SDK, a second call) may end it meanwhile.
-  svc = await startTestService({ database: { url: viaProxy.toString() }, env: { LLM_TIMEOUT_MS: '600000' } });
+  svc = await startTestService({
+    database: { url: throughProxy(database.url, proxy) },
+    env: { LLM_TIMEOUT_MS: '600000' },
+  });
   owner = postgres(database.url, { max: 1, onnotice: () => {} });
 });
 afterAll(async () => {
@@ -33,30 +37,12 @@ afterAll(async () => {
 });
 
 /** A POST on its own connection, answered or not; `request` can be destroyed to leave. */
-function post(path: string, token: string, key: string, body: unknown) {
-  let request!: ClientRequest;
-  const answered = new Promise<number>((resolve) => {
-    request = httpRequest(
-      `${svc.url}${path}`,
-      {
-        method: 'POST',
-        agent: false,
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          'idempotency-key': key,
-        },
-      },
-      (response) => {
-        response.resume();
-        response.on('end', () => resolve(response.statusCode ?? 0));
-      },
-    );
-    request.on('error', () => resolve(0));
-    request.end(JSON.stringify(body));
-  });
-  return { request, answered };
-}
+const post = (path: string, token: string, key: string, body: unknown) =>
+  postOnOwnConnection(
+    `${svc.url}${path}`,
+    { authorization: `Bearer ${token}`, 'idempotency-key': key },
+    body,
+  );
 
 async function waitersGauge(): Promise<number> {
   const text: string = (await svc.request('GET', '/metrics')).body;

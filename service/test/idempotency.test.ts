@@ -2,7 +2,8 @@
 // body, one provider call for concurrent duplicates, and no replay of a failed attempt.
 import postgres from 'postgres';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { readEvents, startTestService, type TestService } from './support/harness.ts';
+import { readEvents } from '@chatbot/test-kit/events';
+import { startTestService, type TestService } from './support/harness.ts';
 
 let svc: TestService;
 let t: Awaited<ReturnType<TestService['createTenant']>>;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { docker, POSTGRES_IMAGE, REDIS_IMAGE, removeContainer, uniqueName } from './support/docker.ts';
+import { docker, removeContainer, startPostgres, startRedis, uniqueName } from '@chatbot/test-kit/docker';
 import { generateRsaKeys } from './support/harness.ts';
 import {
   buildImage,
@@ -25,7 +25,7 @@ import {
 } from './support/image/image-tools.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const STUB_SOURCE = fileURLToPath(new URL('./support/llm-stub.ts', import.meta.url));
+const STUB_SOURCE = fileURLToPath(import.meta.resolve('@chatbot/test-kit/llm-stub'));
 const NODE_IMAGE = process.env.TEST_NODE_IMAGE ?? 'node:24-bookworm-slim';
 /** The most this project may add over the base image ("60 MB" as Docker counts: 10^6). */
 const ADDED_BYTES_BUDGET = 60_000_000;
@@ -79,60 +79,14 @@ const tempDirs: string[] = [];
 let networkCreated = false;
 let baseUrl = '';
 
-async function startPostgres(): Promise<void> {
-  containers.push(names.pg);
-  await dockerOk(
-    [
-      'run',
-      '-d',
-      '--name',
-      names.pg,
-      '--network',
-      network,
-      '-e',
-      'POSTGRES_PASSWORD',
-      '-e',
-      'POSTGRES_DB=chatbot',
-      POSTGRES_IMAGE,
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-    ],
-    { env: { POSTGRES_PASSWORD: postgresPassword } },
-  );
-  // Over TCP: during initialisation the entrypoint's temporary server listens on the socket only.
-  await waitUntil('postgres', async () => {
-    await docker(['exec', names.pg, 'pg_isready', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'chatbot']);
-    return true;
-  });
-}
-
-async function startRedis(dir: string): Promise<void> {
-  // The password goes in a config file copied into the container, not on redis-server's argv.
-  const conf = join(dir, 'redis.conf');
-  await writeFile(conf, `bind * -::*\nrequirepass ${redisPassword}\nsave ""\nappendonly no\n`, {
-    mode: 0o644,
-  });
-  containers.push(names.redis);
-  await docker([
-    'create',
-    '--name',
-    names.redis,
-    '--network',
-    network,
-    REDIS_IMAGE,
-    'redis-server',
-    '/tmp/redis.conf',
+/** Postgres and Redis on the test's network, by the names and with the passwords appEnv holds. */
+async function startDatabases(): Promise<void> {
+  containers.push(names.pg, names.redis);
+  const on = { network };
+  await Promise.all([
+    startPostgres({ ...on, name: names.pg, password: postgresPassword }),
+    startRedis({ ...on, name: names.redis, password: redisPassword }),
   ]);
-  await docker(['cp', conf, `${names.redis}:/tmp/redis.conf`]);
-  await docker(['start', names.redis]);
-  await waitUntil('redis', async () => {
-    const pong = await dockerOk(['exec', '-e', 'REDISCLI_AUTH', names.redis, 'redis-cli', 'ping'], {
-      env: { REDISCLI_AUTH: redisPassword },
-    });
-    return pong === 'PONG';
-  });
 }
 
 async function startStub(): Promise<void> {
@@ -189,15 +143,12 @@ const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0);
 
 beforeAll(async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'chatbot-image-test-'));
-  tempDirs.push(dir);
   await docker(['network', 'create', network]);
   networkCreated = true;
   // The build and the containers it is tested with start together.
   const results = await Promise.allSettled([
     buildImage({ context: REPO_ROOT, tag, buildArgs }),
-    startPostgres(),
-    startRedis(dir),
+    startDatabases(),
     startStub(),
   ]);
   const failed = results.find((r) => r.status === 'rejected');

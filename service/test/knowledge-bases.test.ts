@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { readEvents, startTestService, type TestService } from './support/harness.ts';
+import { readEvents } from '@chatbot/test-kit/events';
+import { startTestService, type TestService } from './support/harness.ts';
 import { pdfOf, upload, type UploadFile } from './support/documents.ts';
 
 const WAIT = { timeout: 60_000, interval: 50 };

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { chunkText, embeddingInput, sections } from '../src/knowledge/chunk.ts';
 import { documentType, ExtractionError, extractText } from '../src/knowledge/extract.ts';
 import { pdfOf } from './support/documents.ts';
-import { stubEmbedding } from './support/llm-stub.ts';
+import { stubEmbedding } from '@chatbot/test-kit/llm-stub';
 
 describe('document types', () => {
   it('takes the media type, or the extension when the media type says nothing more', () => {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLlm } from '../src/chat/llm.ts';
 import { AppError } from '../src/errors.ts';
-import { startLlmStub, type LlmStub } from './support/llm-stub.ts';
+import { startLlmStub, type LlmStub } from '@chatbot/test-kit/llm-stub';
 
 let stub: LlmStub;
 let llm: ReturnType<typeof createLlm>;

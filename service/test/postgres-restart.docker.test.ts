@@ -13,7 +13,7 @@
 // between restarts, and ends the clients rather than waiting for their last queries.
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { docker, freePort, startPostgres, type StartedContainer } from './support/docker.ts';
+import { docker, freePort, startPostgres, type StartedContainer } from '@chatbot/test-kit/docker';
 
 const RESTARTS = 6;
 /** How long the pool may take to serve again after a restart (a deadline, not a measure). */

@@ -9,8 +9,9 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { STREAM_LOCK_CLASS } from '../src/chat/stream-owner.ts';
 import { MIGRATIONS_FOLDER, runMigrations } from '../src/migrate.ts';
-import { docker, freePort, startPostgres, startRedis, type StartedContainer } from './support/docker.ts';
-import { readEvents, startServiceProcess, startTestService, type TestService } from './support/harness.ts';
+import { docker, freePort, startPostgres, startRedis, type StartedContainer } from '@chatbot/test-kit/docker';
+import { readEvents } from '@chatbot/test-kit/events';
+import { startServiceProcess, startTestService, type TestService } from './support/harness.ts';
 
 let pg: StartedContainer;
 let redis: StartedContainer;

@@ -1,7 +1,8 @@
 // SIGTERM on a real process: stop accepting, let open streams finish, close the pools, exit 0.
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { readEvents, startServiceProcess, startTestService, type TestService } from './support/harness.ts';
+import { readEvents } from '@chatbot/test-kit/events';
+import { startServiceProcess, startTestService, type TestService } from './support/harness.ts';
 
 let svc: TestService;
 beforeAll(async () => {

@@ -2,7 +2,8 @@
 // failures as `event: error` with the reply stored failed, and a client that leaves
 // aborting the provider call.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { readEvents, startTestService, type TestService } from './support/harness.ts';
+import { readEvents } from '@chatbot/test-kit/events';
+import { startTestService, type TestService } from './support/harness.ts';
 
 let svc: TestService;
 let t: Awaited<ReturnType<TestService['createTenant']>>;

@@ -3,9 +3,8 @@
 // the provider call (the signal reaches it) and leave nothing of the turn, so the retry with
 // the same Idempotency-Key stores one turn. The test closes the connection as nginx does,
 // once the call is held at the stub; no clock decides anything.
-import { request as httpRequest, type ClientRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestService, type TestService } from './support/harness.ts';
+import { postOnOwnConnection, startTestService, type TestService } from './support/harness.ts';
 
 let svc: TestService;
 
@@ -16,26 +15,8 @@ beforeAll(async () => {
 afterAll(async () => svc?.close());
 
 /** A POST on a connection of its own, which the test can close the way nginx does. */
-function post(path: string, token: string, body: unknown, headers: Record<string, string> = {}) {
-  let request!: ClientRequest;
-  const answered = new Promise<number>((resolve) => {
-    request = httpRequest(
-      `${svc.url}${path}`,
-      {
-        method: 'POST',
-        agent: false,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
-      },
-      (response) => {
-        response.resume();
-        response.on('end', () => resolve(response.statusCode ?? 0));
-      },
-    );
-    request.on('error', () => resolve(0));
-    request.end(JSON.stringify(body));
-  });
-  return { request, answered };
-}
+const post = (path: string, token: string, body: unknown, headers: Record<string, string> = {}) =>
+  postOnOwnConnection(`${svc.url}${path}`, { authorization: `Bearer ${token}`, ...headers }, body);
 
 /** Holds every model call at the stub until `release`. */
 function holdCalls() {

@@ -7,17 +7,19 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTokenSigner, type Role } from '../../service/src/lib/jwt.ts';
-import type {} from '../../service/test/support/global-setup.ts';
+import { createApiClient } from '@chatbot/api-client';
+import type { Tenant } from '@chatbot/api-types';
+import { createTokenSigner, type Role } from '@chatbot/service/jwt';
 import {
   createTestDatabase,
   generateRsaKeys,
   startServiceProcess,
   testServiceEnv,
   type ServiceProcess,
-} from '../../service/test/support/harness.ts';
-import { startLlmStub, type LlmStub } from '../../service/test/support/llm-stub.ts';
+} from '@chatbot/service/test-harness';
+import type {} from '@chatbot/test-kit/global-setup';
+import { startLlmStub, type LlmStub } from '@chatbot/test-kit/llm-stub';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ARTIFACTS_DIR,
   buildWeb,
@@ -43,29 +45,11 @@ let tenantName: string;
 let platformToken: string;
 let tokenFor: (sub: string, role: Role) => Promise<string>;
 
-async function api(
-  method: string,
-  path: string,
-  token: string,
-  body?: unknown,
-): Promise<{ status: number; body: any }> {
-  const response = await fetch(service.url + path, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === '' ? null : JSON.parse(text) };
-}
+/** The API client of the web, in Node, with one credential: anything but 2xx throws an ApiError. */
+const as = (token: string) => createApiClient({ baseUrl: service.url, getToken: () => token });
 
 async function setRpm(rpm: number | null): Promise<void> {
-  const res = await api('PATCH', `/v1/tenants/${tenantId}`, platformToken, {
-    settings: { rateLimit: { rpm } },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  await as(platformToken).updateTenant(tenantId, { settings: { rateLimit: { rpm } } });
 }
 
 /** A browser context at a width; every request it makes must go to the service. */
@@ -168,9 +152,8 @@ beforeAll(async () => {
   cleanups.unshift(() => service.stop());
   platformToken = (await sign({ sub: 'ops', role: 'platform_admin', tenantId: null }, 3600)).token;
   tenantName = `E2E ${randomBytes(3).toString('hex')}`;
-  const created = await api('POST', '/v1/tenants', platformToken, { name: tenantName });
-  expect(created.status, JSON.stringify(created.body)).toBe(201);
-  tenantId = created.body.id;
+  tenantId = (await as(platformToken).request<Tenant>('POST', '/v1/tenants', { body: { name: tenantName } }))
+    .id;
   browser = await launchChromium();
   cleanups.unshift(() => browser.close());
 });
@@ -234,10 +217,8 @@ describe('the web UI in Chromium against the service', () => {
         await chatButton(page, question).waitFor();
         await expect.poll(() => new URL(page.url()).searchParams.get('session')).toMatch(/^[0-9a-f-]{36}$/);
         sessionId = new URL(page.url()).searchParams.get('session')!;
-        const listed = await api('GET', '/v1/sessions', await tokenFor('alice', 'user'));
-        expect(listed.body.items.map((s: { id: string; title: string }) => [s.id, s.title])).toEqual([
-          [sessionId, question],
-        ]);
+        const listed = await as(await tokenFor('alice', 'user')).listSessions();
+        expect(listed.items.map((s) => [s.id, s.title])).toEqual([[sessionId, question]]);
         await screenshot(page, 'desktop-chat');
       });
 
@@ -263,13 +244,10 @@ describe('the web UI in Chromium against the service', () => {
     try {
       // Someone else's credential: an API key of a tenant of their own.
       const evilName = `Evil ${randomBytes(3).toString('hex')}`;
-      const evil = await api('POST', '/v1/tenants', platformToken, { name: evilName });
-      expect(evil.status, JSON.stringify(evil.body)).toBe(201);
-      const evilKey = await api('POST', `/v1/tenants/${evil.body.id}/api-keys`, platformToken, {
-        name: 'lure',
-      });
-      expect(evilKey.status, JSON.stringify(evilKey.body)).toBe(201);
-      const lure = `${service.url}/#token=${encodeURIComponent(evilKey.body.key)}`;
+      const ops = as(platformToken);
+      const evil = await ops.request<Tenant>('POST', '/v1/tenants', { body: { name: evilName } });
+      const evilKey = await ops.createApiKey(evil.id, { name: 'lure' });
+      const lure = `${service.url}/#token=${encodeURIComponent(evilKey.key)}`;
 
       await step(page, 'desktop signed in before the lure', async () => {
         await page.goto(`${service.url}/#token=${encodeURIComponent(aliceToken)}`);
@@ -288,7 +266,7 @@ describe('the web UI in Chromium against the service', () => {
         await now.getByText('user', { exact: true }).waitFor();
         await now.getByText(new RegExp(`^${tenantName} \\(`)).waitFor();
         const link = dialog.getByRole('region', { name: 'The link signs in as' });
-        await link.getByText(`key:${evilKey.body.id}`, { exact: true }).waitFor();
+        await link.getByText(`key:${evilKey.id}`, { exact: true }).waitFor();
         await link.getByText('tenant admin', { exact: true }).waitFor();
         await link.getByText(new RegExp(`^${evilName} \\(`)).waitFor();
         expect(page.url()).not.toContain('token=');
@@ -307,9 +285,9 @@ describe('the web UI in Chromium against the service', () => {
       await step(page, 'desktop switches when asked to', async () => {
         await page.goto('about:blank');
         await page.goto(lure);
-        await page.getByRole('button', { name: `Switch to key:${evilKey.body.id}` }).click();
+        await page.getByRole('button', { name: `Switch to key:${evilKey.id}` }).click();
         await page.getByText(evilName).waitFor();
-        expect((await storedToken()) === evilKey.body.key, 'the link’s key is kept once chosen').toBe(true);
+        expect((await storedToken()) === evilKey.key, 'the link’s key is kept once chosen').toBe(true);
       });
       check();
     } finally {
@@ -406,10 +384,9 @@ describe('the web UI in Chromium against the service', () => {
         await page.getByRole('button', { name: 'Copy key' }).waitFor();
         await screenshot(page, 'phone-settings-new-api-key');
         // The key is a tenant admin's credential for the tenant's backend.
-        const me = await api('GET', '/v1/me', key);
-        expect(me.status).toBe(200);
-        expect(me.body.role).toBe('tenant_admin');
-        expect(me.body.tenant.id).toBe(tenantId);
+        const me = await as(key).me();
+        expect(me.role).toBe('tenant_admin');
+        expect(me.tenant?.id).toBe(tenantId);
         await page.getByRole('button', { name: 'Done' }).click();
         await page.getByRole('row', { name: new RegExp(keyName) }).waitFor();
       });
@@ -420,7 +397,7 @@ describe('the web UI in Chromium against the service', () => {
         await row.getByRole('button', { name: 'Confirm revoke' }).click();
         await page.getByText(`Key ${keyName} revoked.`).waitFor();
         await row.waitFor({ state: 'detached' });
-        expect((await api('GET', '/v1/me', key)).status).toBe(401);
+        await expect(as(key).me()).rejects.toMatchObject({ status: 401, code: 'unauthorized' });
         await screenshot(page, 'phone-settings-key-revoked');
       });
 

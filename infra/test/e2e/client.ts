@@ -1,9 +1,11 @@
 // HTTPS to the stack's nginx (on 127.0.0.1, or on a remote engine's host), as the stack's
 // domain (localhost: SNI, certificate check and Host header), trusting only the stack's own
 // self-signed certificate (an Agent with `ca`; verification stays on), plain HTTP for the
-// redirect, a server-sent-events reader, and a bounded load loop of chat and health requests.
+// redirect, server-sent events (read with the API client's parser), and a bounded load loop
+// of chat and health requests.
 import { request as httpRequest } from 'node:http';
 import { Agent, request as httpsRequest } from 'node:https';
+import { createSseParser } from '@chatbot/api-client/sse';
 
 export interface Response {
   status: number;
@@ -122,29 +124,19 @@ export class StackClient {
         },
         (res) => {
           const events: SseEvent[] = [];
-          let buffer = '';
-          res.setEncoding('utf8').on('data', (chunk: string) => {
-            buffer += chunk;
-            let end: number;
-            while ((end = buffer.indexOf('\n\n')) >= 0) {
-              const block = buffer.slice(0, end);
-              buffer = buffer.slice(end + 2);
-              let event = 'message';
-              const data: string[] = [];
-              for (const line of block.split('\n')) {
-                if (line.startsWith('event:')) event = line.slice(6).trim();
-                else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
-              }
-              if (data.length > 0) {
-                const parsed = { event, data: data.join('\n'), at: Date.now() - sent };
-                events.push(parsed);
-                opts.onEvent?.(parsed);
-              }
+          const parser = createSseParser();
+          const received = (parsed: { event: string; data: string }[]) => {
+            for (const { event, data } of parsed) {
+              const at = { event, data, at: Date.now() - sent };
+              events.push(at);
+              opts.onEvent?.(at);
             }
+          };
+          res.setEncoding('utf8').on('data', (chunk: string) => received(parser.push(chunk)));
+          res.on('end', () => {
+            received(parser.end());
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, events, ms: Date.now() - sent });
           });
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, events, ms: Date.now() - sent }),
-          );
           res.on('error', reject);
         },
       );

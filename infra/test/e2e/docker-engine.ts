@@ -1,8 +1,8 @@
 // A small client of the Docker Engine API over its unix socket (the engine DOCKER_HOST names,
 // else /var/run/docker.sock), plus the docker CLI for BuildKit builds. Secrets travel in
 // request bodies and environment variables only, never on a command line.
-import { spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { run } from '@chatbot/test-kit/process';
 
 const API = '/v1.41';
 
@@ -135,42 +135,6 @@ export function tarOf(files: { path: string; content: string | Buffer; mode?: nu
   }
   blocks.push(Buffer.alloc(1024));
   return Buffer.concat(blocks);
-}
-
-export interface ProcessResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a program; `env` is added to this process's environment; `stdin` is written to it. */
-export function run(
-  file: string,
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: string; timeoutMs?: number; cwd?: string } = {},
-): Promise<ProcessResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
-      env: { ...process.env, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 600_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal === null ? 1 : 128), stdout, stderr });
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(options.stdin ?? '');
-  });
 }
 
 /**

@@ -5,22 +5,24 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from '@chatbot/test-kit/process';
 import { ROOT } from '../support/stack.ts';
-import { api, containerLogs, ensureImage, run, tarOf } from './docker-engine.ts';
+import { api, containerLogs, ensureImage, tarOf } from './docker-engine.ts';
 import { RUN_LABEL } from './providers.ts';
 
 export const STUB_ALIAS = 'llm-stub';
 export const STUB_PORT = 8080;
 const STUB_IMAGE = 'node:24-bookworm-slim';
 
-/** service/test/support/llm-stub.ts, standalone, in node:24-bookworm-slim on the network. */
+/** The test kit's LLM stub (one file), standalone, in node:24-bookworm-slim on the network. */
 export async function startLlmStub(opts: {
   name: string;
   network: string;
   runId: string;
   slowDelayMs: number;
 }): Promise<void> {
-  const source = readFileSync(join(ROOT, 'service', 'test', 'support', 'llm-stub.ts'));
+  const source = readFileSync(fileURLToPath(import.meta.resolve('@chatbot/test-kit/llm-stub')));
   await ensureImage(STUB_IMAGE);
   const { Id: id } = await api<{ Id: string }>('POST', `/containers/create?name=${opts.name}`, {
     Image: STUB_IMAGE,

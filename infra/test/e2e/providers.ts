@@ -5,13 +5,13 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { run } from '@chatbot/test-kit/process';
 import {
   api,
   containerLogs,
   ensureImage,
   inspectContainer,
   publishedPortsAt,
-  run,
   tarOf,
 } from './docker-engine.ts';
 import { ecdsaKey, selfSignedCert, type SelfSignedInputs } from './x509.ts';

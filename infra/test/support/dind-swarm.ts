@@ -11,7 +11,8 @@
 // work, so services here use endpoint mode dnsrr and publish ports in host mode.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { docker, engineHost, publish } from './nginx-container.ts';
+import { docker } from '@chatbot/test-kit/docker';
+import { engineHost, publish } from './nginx-container.ts';
 
 const exec = promisify(execFile);
 
@@ -192,7 +193,7 @@ export async function startDindSwarm(options: {
       network,
       containers,
       managerEnv,
-      manager: (args) => docker(args, managerEnv),
+      manager: (args) => docker(args, { env: managerEnv }),
       onNode: async (hostname, args, stdin) => {
         if (stdin === undefined) return onNode(hostname, args);
         const child = exec('docker', ['exec', '-i', containers[hostname] ?? '', 'docker', ...args], {

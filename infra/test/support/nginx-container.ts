@@ -1,20 +1,13 @@
 // A real nginx (the image the stacks run) with a stack's declared configuration, for the
 // docker tests: the files a stack uploads into the nginx container, containers started with
 // files written first, requests over HTTPS to the published ports, and cleanup.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type Agent as HttpAgent } from 'node:http';
 import { request, type Agent } from 'node:https';
-import { promisify } from 'node:util';
+import { docker } from '@chatbot/test-kit/docker';
+import { run } from '@chatbot/test-kit/process';
 import { NGINX_PATHS } from '../../nginx-config.ts';
 import { named, reveal, type RunResult } from './stack.ts';
-
-const exec = promisify(execFile);
-
-export async function docker(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const { stdout } = await exec('docker', args, { env, timeout: 120_000, maxBuffer: 16 * 1024 * 1024 });
-  return stdout.trim();
-}
 
 /** Where published ports are reachable: loopback with a local engine, else the engine's host. */
 export function engineHost(): string {
@@ -112,7 +105,7 @@ export function nginxContainers(prefix: string) {
       const { script, env } = writeFiles(files, command);
       created.containers.push(name);
       const args = ['run', '--name', name, ...dockerArgs, ...Object.keys(env).flatMap((k) => ['-e', k])];
-      return docker([...args, '--entrypoint', 'sh', image, '-c', script], { ...process.env, ...env });
+      return docker([...args, '--entrypoint', 'sh', image, '-c', script], { env });
     },
     async network(name: string): Promise<string> {
       await docker(['network', 'create', name]);
@@ -212,9 +205,7 @@ export async function startNginx(
 
 /** A container's log, both streams (nginx writes its errors and refusals to stderr). */
 export async function containerLogs(name: string): Promise<string> {
-  const { stdout, stderr } = await exec('docker', ['logs', name], {
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const { code, stdout, stderr } = await run('docker', ['logs', name], { timeoutMs: 60_000 });
+  if (code !== 0) throw new Error(`docker logs ${name} exited with ${code}: ${stderr}`);
   return stdout + stderr;
 }

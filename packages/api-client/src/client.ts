@@ -1,7 +1,6 @@
 // The chat API client (the page's origin or `baseUrl`, `/v1`), typed from API.md: the web
 // UI's, and in Node (tests, benchmarks) the same but for the upload, which uses the browser's
-// XMLHttpRequest for its progress events (hence the DOM types).
-/// <reference lib="dom" />
+// XMLHttpRequest for its progress events.
 import { ERROR_STATUS, type ErrorCode } from '@chatbot/api-types/errors';
 import type {
   ApiKey,
@@ -26,6 +25,26 @@ import type {
   UsageReport,
 } from '@chatbot/api-types';
 import { readSseEvents } from './sse.ts';
+
+/**
+ * The browser's XMLHttpRequest as far as uploadDocument uses it: declared here, not taken from
+ * the DOM's types, so that the client type-checks in Node programs too (where it is absent).
+ */
+declare const XMLHttpRequest: new () => {
+  open(method: string, url: string): void;
+  setRequestHeader(name: string, value: string): void;
+  upload: {
+    onprogress: ((event: { lengthComputable: boolean; loaded: number; total: number }) => void) | null;
+  };
+  onerror: (() => void) | null;
+  onabort: (() => void) | null;
+  onload: (() => void) | null;
+  readonly status: number;
+  readonly responseText: string;
+  getResponseHeader(name: string): string | null;
+  abort(): void;
+  send(body: FormData): void;
+};
 
 /** The codes this client gives failures the service did not describe. */
 export type ClientErrorCode = 'network_error' | 'stream_interrupted' | 'bad_response';

@@ -1,5 +1,6 @@
-// Docker from tests: containers started with the official image names, ports published on
-// 127.0.0.1 with a port Docker picks, removed afterwards.
+// Docker from tests and benchmarks: the docker CLI, and Postgres (pgvector) and Redis started
+// with the official image names, ports published on 127.0.0.1 with a port Docker picks (or on
+// a Docker network, or the host's), removed afterwards.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,10 +14,13 @@ const exec = promisify(execFile);
 export const POSTGRES_IMAGE = process.env.TEST_POSTGRES_IMAGE ?? 'pgvector/pgvector:pg17';
 export const REDIS_IMAGE = process.env.TEST_REDIS_IMAGE ?? 'redis:7.4-bookworm';
 
-/** Runs the docker CLI. Secrets go in `env` and are named in `args` (`-e NAME`), never valued there. */
+/**
+ * Runs the docker CLI. Secrets go in `env` (added to this process's environment) and are
+ * named in `args` (`-e NAME`), never valued there.
+ */
 export async function docker(
   args: string[],
-  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+  options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<string> {
   const { stdout } = await exec('docker', args, {
     timeout: options.timeoutMs ?? 120_000,
@@ -39,7 +43,12 @@ export async function removeContainer(name: string): Promise<void> {
   await docker(['rm', '-f', '-v', name]).catch(() => undefined);
 }
 
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+/** Polls `probe` until it answers true (an error counts as "not yet"), at most `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe().catch(() => false)) return;
@@ -63,29 +72,58 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Publishes a container port on 127.0.0.1: on `hostPort` (it survives a restart), else one Docker picks. */
-const publishOn = (port: number, hostPort?: number) =>
-  hostPort === undefined ? `127.0.0.1::${port}` : `127.0.0.1:${hostPort}:${port}`;
+/** Where a container listens, and how it is reached. */
+export interface ContainerOptions {
+  /** Default: a unique `chatbot-test-…` name. */
+  name?: string;
+  /** Default: a random one. */
+  password?: string;
+  /**
+   * Published on 127.0.0.1 (default): on `hostPort` (it survives a restart), else a port
+   * Docker picks. `{ network }`: on that Docker network, nothing published, `url` names the
+   * container. `{ hostNetwork: port }`: on the host's network, listening on 127.0.0.1:port.
+   */
+  hostPort?: number;
+  network?: string;
+  hostNetwork?: number;
+}
+
+function placement(options: ContainerOptions, port: number) {
+  const listen = options.hostNetwork ?? port;
+  const flags =
+    options.network !== undefined
+      ? ['--network', options.network]
+      : options.hostNetwork !== undefined
+        ? ['--network', 'host']
+        : ['-p', `127.0.0.1:${options.hostPort ?? ''}:${port}`];
+  const address = async (name: string) =>
+    options.network !== undefined
+      ? `${name}:${port}`
+      : `127.0.0.1:${options.hostNetwork ?? (await publishedPort(name, port))}`;
+  return { listen, flags, address };
+}
 
 /**
  * Postgres with pgvector. Tests run it without durability (fsync off); `durable` keeps the
- * defaults (benchmarks), and `args` adds server settings (`-c name=value` pairs). `hostPort`
- * keeps its address across `docker restart` (Docker picks a new port otherwise).
+ * defaults (benchmarks), and `args` adds server settings (`-c name=value` pairs, after the
+ * defaults: they win).
  */
 export async function startPostgres(
-  options: { durable?: boolean; args?: string[]; hostPort?: number } = {},
+  options: ContainerOptions & { durable?: boolean; args?: string[] } = {},
 ): Promise<StartedContainer> {
-  const name = uniqueName('chatbot-test-pg');
+  const name = options.name ?? uniqueName('chatbot-test-pg');
   const fast = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
-  const password = randomBytes(12).toString('hex');
+  const password = options.password ?? randomBytes(12).toString('hex');
+  const { listen, flags, address } = placement(options, 5432);
+  const onHost =
+    options.hostNetwork === undefined ? [] : ['-c', `port=${listen}`, '-c', 'listen_addresses=127.0.0.1'];
   await docker(
     [
       'run',
       '-d',
       '--name',
       name,
-      '-p',
-      publishOn(5432, options.hostPort),
+      ...flags,
       '-e',
       'POSTGRES_PASSWORD',
       '-e',
@@ -94,6 +132,7 @@ export async function startPostgres(
       ...(options.durable === true ? [] : fast),
       '-c',
       'max_connections=300',
+      ...onHost,
       ...(options.args ?? []),
     ],
     { env: { POSTGRES_PASSWORD: password } },
@@ -102,13 +141,23 @@ export async function startPostgres(
     // pg_isready over TCP inside the container: the entrypoint's temporary server during
     // initialisation listens on the socket only, so TCP readiness means the real server.
     await waitFor('postgres', async () => {
-      await docker(['exec', name, 'pg_isready', '-h', '127.0.0.1', '-U', 'postgres', '-d', 'chatbot']);
+      const probe = [
+        'pg_isready',
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(listen),
+        '-U',
+        'postgres',
+        '-d',
+        'chatbot',
+      ];
+      await docker(['exec', name, ...probe]);
       return true;
     });
-    const port = await publishedPort(name, 5432);
     return {
       name,
-      url: `postgres://postgres:${password}@127.0.0.1:${port}/chatbot`,
+      url: `postgres://postgres:${password}@${await address(name)}/chatbot`,
       stop: () => removeContainer(name),
     };
   } catch (error) {
@@ -117,25 +166,26 @@ export async function startPostgres(
   }
 }
 
-/** Redis without persistence: a restart loses its data. `hostPort` as for startPostgres. */
-export async function startRedis(options: { hostPort?: number } = {}): Promise<StartedContainer> {
-  const name = uniqueName('chatbot-test-redis');
-  const password = randomBytes(12).toString('hex');
-  await docker([
-    'create',
-    '--name',
-    name,
-    '-p',
-    publishOn(6379, options.hostPort),
-    REDIS_IMAGE,
-    'redis-server',
-    '/tmp/redis.conf',
-  ]);
-  // The password goes in a config file copied into the container, not on redis-server's argv.
+/**
+ * Redis with a password (in a config file copied into the container, not on redis-server's
+ * argv). Without persistence (a restart loses its data), or `durable`: AOF, fsync every second.
+ */
+export async function startRedis(
+  options: ContainerOptions & { durable?: boolean } = {},
+): Promise<StartedContainer> {
+  const name = options.name ?? uniqueName('chatbot-test-redis');
+  const password = options.password ?? randomBytes(12).toString('hex');
+  const { listen, flags, address } = placement(options, 6379);
+  await docker(['create', '--name', name, ...flags, REDIS_IMAGE, 'redis-server', '/tmp/redis.conf']);
+  const config = [
+    options.hostNetwork === undefined ? 'bind * -::*' : `bind 127.0.0.1\nport ${listen}`,
+    `requirepass ${password}`,
+    options.durable === true ? 'appendonly yes\nappendfsync everysec' : 'save ""\nappendonly no',
+  ];
   const dir = await mkdtemp(join(tmpdir(), 'chatbot-redis-'));
   try {
     const conf = join(dir, 'redis.conf');
-    await writeFile(conf, `bind * -::*\nrequirepass ${password}\nsave ""\nappendonly no\n`, { mode: 0o644 });
+    await writeFile(conf, `${config.join('\n')}\n`, { mode: 0o644 });
     await docker(['cp', conf, `${name}:/tmp/redis.conf`]);
     await docker(['start', name]);
   } catch (error) {
@@ -146,13 +196,13 @@ export async function startRedis(options: { hostPort?: number } = {}): Promise<S
   }
   try {
     await waitFor('redis', async () => {
-      const out = await docker(['exec', '-e', 'REDISCLI_AUTH', name, 'redis-cli', 'ping'], {
+      const ping = ['redis-cli', '-p', String(listen), 'ping'];
+      const out = await docker(['exec', '-e', 'REDISCLI_AUTH', name, ...ping], {
         env: { REDISCLI_AUTH: password },
       });
       return out === 'PONG';
     });
-    const port = await publishedPort(name, 6379);
-    return { name, url: `redis://:${password}@127.0.0.1:${port}`, stop: () => removeContainer(name) };
+    return { name, url: `redis://:${password}@${await address(name)}`, stop: () => removeContainer(name) };
   } catch (error) {
     await removeContainer(name);
     throw error;

@@ -5,9 +5,12 @@
 // `stub/slow` streams with STUB_SLOW_DELAY_MS (default 300) between pieces, and
 // `stub/held:NAME` sends its first piece, then the rest only after `POST /control/release/NAME`
 // (a test outside the container decides when, e.g. after a deploy switched colors).
+// `startLlmStubProcess` runs it so, as a process of its own (benchmarks). It imports nothing
+// but Node's own modules: the infra end-to-end test copies this one file into a container.
 // It also answers OpenAI's `/v1/embeddings` deterministically: words hashed into a vector of
 // `dimensions` (the request's, else 256), normalised, so texts sharing words are near; tests
 // script failures (429, 5xx) per request like the chat behaviours.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -338,6 +341,33 @@ export async function startLlmStub(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** This file as a process of its own (no delay unless `env` says), on a free loopback port. */
+export async function startLlmStubProcess(
+  env: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [new URL(import.meta.url).pathname], {
+    env: { PATH: process.env.PATH ?? '', STUB_HOST: '127.0.0.1', STUB_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (text: string) => {
+      out += text;
+      const match = /listening on (http:\/\/\S+)/.exec(out);
+      if (match) resolve(match[1]!);
+    });
+    void exited.then(() => reject(new Error(`the LLM stub exited with ${child.exitCode}`)));
+  });
+  child.stdout!.resume();
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  return { url, child, stop };
 }
 
 if (import.meta.main) {

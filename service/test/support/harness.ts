@@ -2,14 +2,15 @@
 // LLM stub on loopback, JWT keys made on the fly, and the app listening on 127.0.0.1.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type ClientRequest } from 'node:http';
+import type {} from '@chatbot/test-kit/global-setup';
+import { startLlmStub, type LlmStub } from '@chatbot/test-kit/llm-stub';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 import { buildApp, loggerOptions, type App } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createTokenSigner, type Role } from '../../src/lib/jwt.ts';
 import { MIGRATIONS_FOLDER, runMigrations } from '../../src/migrate.ts';
-import { startLlmStub, type LlmStub } from './llm-stub.ts';
 
 export function generateRsaKeys() {
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -250,36 +251,29 @@ export async function startTestService(
   };
 }
 
-/** Reads an event stream: each event with the time it arrived. */
-export async function readEvents(
-  response: Response,
-  onEvent?: (event: { event: string; data: any; at: number }) => void,
-): Promise<{ event: string; data: any; at: number }[]> {
-  const events: { event: string; data: any; at: number }[] = [];
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) !== -1) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      let event = 'message';
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event: ')) event = line.slice(7);
-        else if (line.startsWith('data: ')) data.push(line.slice(6));
-      }
-      if (data.length === 0) continue;
-      const text = data.join('\n');
-      const parsed = { event, data: text === '[DONE]' ? text : JSON.parse(text), at: performance.now() };
-      events.push(parsed);
-      onEvent?.(parsed);
-    }
-  }
-  return events;
+/**
+ * A JSON POST on a connection of its own (no agent): `answered` resolves with the status, or 0
+ * when none came; destroying `request` leaves, as a client (or nginx) closing it does.
+ */
+export function postOnOwnConnection(
+  url: string,
+  headers: Record<string, string>,
+  body: unknown,
+): { request: ClientRequest; answered: Promise<number> } {
+  let request!: ClientRequest;
+  const answered = new Promise<number>((resolve) => {
+    request = httpRequest(
+      url,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', ...headers } },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      },
+    );
+    request.on('error', () => resolve(0));
+    request.end(JSON.stringify(body));
+  });
+  return { request, answered };
 }
 
 export interface ServiceProcess {

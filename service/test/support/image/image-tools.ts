@@ -1,46 +1,24 @@
 // Helpers for the image test: docker commands that take secrets from the environment (never
 // from argv), BuildKit builds with their plain progress log, layer sizes, a copy of the build
 // context, and where a published port is reachable (the local engine or a remote/dind one).
-import { spawn } from 'node:child_process';
 import { cp } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { docker, publishedPort } from '../docker.ts';
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+import { docker, publishedPort } from '@chatbot/test-kit/docker';
+import { run } from '@chatbot/test-kit/process';
 
 /**
- * Runs `docker ARGS` and resolves with its exit code and output, whatever the code.
- * `env` is added to the child's environment: pass `-e NAME` (no value) in `args` and the
- * value here, so secrets never appear on a command line.
+ * Runs `docker ARGS` (BuildKit on) and resolves with its exit code and output, whatever the
+ * code. `env` is added to the child's environment: pass `-e NAME` (no value) in `args` and
+ * the value here, so secrets never appear on a command line.
  */
-export function dockerRun(
+export const dockerRun = (
   args: string[],
   options: { env?: Record<string, string>; timeoutMs?: number } = {},
-): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, {
-      env: { ...process.env, DOCKER_BUILDKIT: '1', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal === null ? 1 : 128), stdout, stderr });
-    });
+) =>
+  run('docker', args, {
+    env: { DOCKER_BUILDKIT: '1', ...options.env },
+    timeoutMs: options.timeoutMs ?? 120_000,
   });
-}
 
 /** Like `dockerRun`, but a non-zero exit is an error that carries the command's output. */
 export async function dockerOk(
