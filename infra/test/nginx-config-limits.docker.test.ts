@@ -6,7 +6,7 @@
 // flood really took.
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:https';
-import { docker } from '@chatbot/test-kit/docker';
+import { docker, uniqueName } from '@chatbot/test-kit/docker';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   containerLogs,
@@ -15,13 +15,12 @@ import {
   get,
   nginxContainers,
   startNginx,
-  uniquePrefix,
   type Declared,
 } from './support/nginx-container.ts';
 import { runStack } from './support/stack.ts';
 import { makeTestCertificate, type TestCertificate } from './support/test-cert.ts';
 
-const containers = nginxContainers(uniquePrefix('limits'));
+const containers = nginxContainers(uniqueName('chatbot-infra-limits'));
 const { prefix } = containers;
 const network = `${prefix}-net`;
 /** Another client address: a container on the stack's network, asking nginx by its name. */

@@ -9,22 +9,17 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { uniqueName } from '@chatbot/test-kit/docker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NGINX_PATHS } from '../nginx-config.ts';
-import {
-  declared,
-  engineHost,
-  nginxContainers,
-  startNginx,
-  uniquePrefix,
-} from './support/nginx-container.ts';
+import { declared, engineHost, nginxContainers, startNginx } from './support/nginx-container.ts';
 import { runStack } from './support/stack.ts';
 import { makeIssuedCertificate } from './support/test-cert.ts';
 
 const exec = promisify(execFile);
 const TESTSSL = process.env['TESTSSL'] ?? 'testssl';
 
-const containers = nginxContainers(uniquePrefix('tls'));
+const containers = nginxContainers(uniqueName('chatbot-infra-tls'));
 const { prefix } = containers;
 let workDir = '';
 

@@ -5,7 +5,7 @@
 // between them by the switch command's own script.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { docker } from '@chatbot/test-kit/docker';
+import { docker, uniqueName } from '@chatbot/test-kit/docker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NGINX_PATHS } from '../nginx-config.ts';
 import { SWITCH_SCRIPT } from '../proxy.ts';
@@ -16,13 +16,12 @@ import {
   get,
   nginxContainers,
   startNginx,
-  uniquePrefix,
   type Declared,
 } from './support/nginx-container.ts';
 import { runStack, STACKS, swarmSettings, type StackName } from './support/stack.ts';
 import { makeTestCertificate, type TestCertificate } from './support/test-cert.ts';
 
-const containers = nginxContainers(uniquePrefix('nginx'));
+const containers = nginxContainers(uniqueName('chatbot-infra-nginx'));
 const { prefix, runWithFiles } = containers;
 
 /** `nginx -t` of the main config with the given upstream file; the upstream's hosts resolve to loopback. */

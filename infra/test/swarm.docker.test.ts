@@ -25,18 +25,18 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent } from 'node:https';
 import { promisify } from 'node:util';
-import { docker } from '@chatbot/test-kit/docker';
+import { docker, uniqueName } from '@chatbot/test-kit/docker';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { NGINX_PATHS } from '../nginx-config.ts';
 import { SWARM_WEB_FILL_SCRIPT } from '../swarm-proxy.ts';
 import { startDindSwarm, type DindSwarm } from './support/dind-swarm.ts';
-import { declaredSwarm, get, uniquePrefix, type Declared } from './support/nginx-container.ts';
+import { declaredSwarm, get, type Declared } from './support/nginx-container.ts';
 import { named, reveal, runStack, type RunResult } from './support/stack.ts';
 import { makeTestCertificate, type TestCertificate } from './support/test-cert.ts';
 
 const exec = promisify(execFile);
 
-const prefix = uniquePrefix('swarm');
+const prefix = uniqueName('chatbot-infra-swarm');
 const runId = randomBytes(6).toString('hex');
 const APP_IMAGE = 'chatbot-swarm-test/app';
 const WEB_IMAGE = 'chatbot-swarm-test/web';

@@ -1,7 +1,6 @@
 // A real nginx (the image the stacks run) with a stack's declared configuration, for the
 // docker tests: the files a stack uploads into the nginx container, containers started with
 // files written first, requests over HTTPS to the published ports, and cleanup.
-import { randomBytes } from 'node:crypto';
 import { request as httpRequest, type Agent as HttpAgent } from 'node:http';
 import { request, type Agent } from 'node:https';
 import { docker } from '@chatbot/test-kit/docker';
@@ -122,8 +121,6 @@ export function nginxContainers(prefix: string) {
     },
   };
 }
-
-export const uniquePrefix = (what: string) => `chatbot-infra-${what}-${randomBytes(4).toString('hex')}`;
 
 export interface Response {
   status: number;
