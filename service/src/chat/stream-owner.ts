@@ -6,6 +6,11 @@
 // such replies failed, at start and every SWEEP_MS. The lock is taken again whenever its
 // connection is lost (a database restart); placeholders stored while it is not held name no
 // owner, and are failed only once they are old (UNOWNED_AGE).
+//
+// A lock query that outlives LOCK_DEADLINE_MS is given up with its connection: postgres.js's
+// single-connection client has been seen to stop reading a connection after a database
+// restart (the answer left unread in the socket), and the lock would never be taken again.
+// The connection is ended (which drops any lock it did take) and a new one tries.
 import { randomInt } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import postgres from 'postgres';
@@ -17,6 +22,8 @@ const SWEEP_MS = 60_000;
 /** A placeholder naming no owner (stored before 0010, or while the lock was lost) fails this old. */
 const UNOWNED_AGE = '1 hour';
 const RETRY_MS = { first: 500, most: 10_000 };
+/** How long a lock query may take before its connection is replaced. */
+const LOCK_DEADLINE_MS = 10_000;
 
 export interface StreamOwner {
   /** The id a placeholder stored now names: null while this replica does not hold its lock. */
@@ -31,8 +38,11 @@ export function createStreamOwner(deps: {
   databaseUrl: string;
   database: Pick<Database, 'client'>;
   log: FastifyBaseLogger;
+  /** LOCK_DEADLINE_MS unless given (tests). */
+  lockDeadlineMs?: number;
 }): StreamOwner {
   const { log } = deps;
+  const lockDeadlineMs = deps.lockDeadlineMs ?? LOCK_DEADLINE_MS;
   let id = randomInt(1, 2 ** 31 - 1);
   let held = false;
   let closing = false;
@@ -41,26 +51,58 @@ export function createStreamOwner(deps: {
   let sweeper: NodeJS.Timeout | undefined;
 
   // One connection of its own, never closed for idleness or age: the lock lives as long as it.
-  const lockClient = postgres(deps.databaseUrl, {
-    max: 1,
-    idle_timeout: 0,
-    max_lifetime: null,
-    connect_timeout: 5,
-    onnotice: () => {},
-    connection: { application_name: 'chatbot-service-stream-owner' },
-    onclose: () => {
-      held = false;
-      if (!closing) lockSoon(retryMs);
-    },
-  });
+  const connect = (): postgres.Sql => {
+    const client = postgres(deps.databaseUrl, {
+      max: 1,
+      idle_timeout: 0,
+      max_lifetime: null,
+      connect_timeout: 5,
+      onnotice: () => {},
+      connection: { application_name: 'chatbot-service-stream-owner' },
+      onclose: () => {
+        if (client !== lockClient) return;
+        held = false;
+        if (!closing) lockSoon(retryMs);
+      },
+    });
+    return client;
+  };
+  let lockClient = connect();
+
+  /** Ends a connection given up on, and lets a new one take the lock. */
+  function replace(stale: postgres.Sql): void {
+    if (stale !== lockClient) return;
+    held = false;
+    lockClient = connect();
+    stale.end({ timeout: 0 }).catch(() => {});
+  }
 
   async function lock(): Promise<void> {
     retry = undefined;
     if (closing || held) return;
+    const client = lockClient;
+    let deadline: NodeJS.Timeout | undefined;
+    const stalled = new Promise<'stalled'>((resolve) => {
+      deadline = setTimeout(() => resolve('stalled'), lockDeadlineMs);
+      deadline.unref();
+    });
     try {
-      const [row] = await lockClient<{ locked: boolean }[]>`
-        select pg_try_advisory_lock(${STREAM_LOCK_CLASS}, ${id}) as locked`;
-      if (row?.locked === true) {
+      const answer = await Promise.race([
+        client<{ locked: boolean }[]>`
+          select pg_try_advisory_lock(${STREAM_LOCK_CLASS}, ${id}) as locked`,
+        stalled,
+      ]);
+      if (answer === 'stalled') {
+        log.warn(
+          { deadlineMs: lockDeadlineMs },
+          'the stream-owner lock query got no answer in time; trying on a new connection',
+        );
+        replace(client);
+        lockSoon(0);
+        return;
+      }
+      if (client !== lockClient) return;
+      if (answer[0]?.locked === true) {
         held = true;
         retryMs = RETRY_MS.first;
         return;
@@ -69,9 +111,12 @@ export function createStreamOwner(deps: {
       id = randomInt(1, 2 ** 31 - 1);
       lockSoon(0);
     } catch (error) {
+      if (client !== lockClient) return;
       log.warn({ err: error }, 'could not take the stream-owner lock; retrying');
       lockSoon(retryMs);
       retryMs = Math.min(retryMs * 2, RETRY_MS.most);
+    } finally {
+      clearTimeout(deadline);
     }
   }
 
