@@ -315,7 +315,7 @@ async function main(): Promise<void> {
           k: 5,
           candidates: 40,
         });
-      for (let i = 0; i < 20; i++) await run(i);
+      for (let i = 0; i < Math.min(20, queries.length); i++) await run(i);
       const { ms } = await timed(queries.length, run);
       rows.push([
         `hybrid search (vector + full text, RRF), ${label}`,
@@ -326,7 +326,7 @@ async function main(): Promise<void> {
       ]);
       const http = (i: number) =>
         json('POST', `/v1/knowledge-bases/${target.baseId}/search`, target.token, { query: texts[i], k: 5 });
-      for (let i = 0; i < 20; i++) await http(i);
+      for (let i = 0; i < Math.min(20, queries.length); i++) await http(i);
       const { ms: httpMs } = await timed(queries.length, http);
       rows.push([
         `hybrid search, ${label}`,

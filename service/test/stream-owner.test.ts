@@ -1,74 +1,14 @@
 // The stream-owner lock (chat/stream-owner.ts) when its lock query gets no answer: postgres.js's
 // single-connection client has been seen to stop reading a connection after a database restart
 // (postgres-restart.docker.test.ts), which left the lock untaken for the life of the process.
-// Here a proxy in front of the real Postgres swallows the lock query while told to, as that
+// Here a proxy in front of the real Postgres holds the lock query back while told to, as that
 // connection did; the owner must give the connection up and take the lock on a new one.
-import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net';
 import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStreamOwner, STREAM_LOCK_CLASS } from '../src/chat/stream-owner.ts';
 import { createTestDatabase } from './support/harness.ts';
-
-/** A proxy that passes the Postgres protocol through, and holds back a Parse of the lock query while `stalling`. */
-async function startStallProxy(target: { host: string; port: number }) {
-  const state = { stalling: true, held: 0, open: 0 };
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = createConnection(target);
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => {});
-    }
-    state.open += 1;
-    client.on('close', () => {
-      state.open -= 1;
-      upstream.destroy();
-    });
-    upstream.on('close', () => client.destroy());
-    upstream.pipe(client);
-    // Messages are framed (type byte, then a length) after the untyped startup message.
-    let pending = Buffer.alloc(0);
-    let started = false;
-    let stalled = false;
-    client.on('data', (chunk: Buffer) => {
-      if (stalled) return;
-      pending = Buffer.concat([pending, chunk]);
-      let end = 0;
-      while (!stalled) {
-        const header = started ? 5 : 4;
-        if (pending.length - end < header) break;
-        const length = started ? pending.readInt32BE(end + 1) + 1 : pending.readInt32BE(end);
-        if (pending.length - end < length) break;
-        const message = pending.subarray(end, end + length);
-        if (
-          state.stalling &&
-          started &&
-          message[0] === 0x50 /* P */ &&
-          message.includes('pg_try_advisory_lock')
-        ) {
-          stalled = true;
-          state.held += 1;
-          break;
-        }
-        end += length;
-        started = true;
-      }
-      upstream.write(pending.subarray(0, end));
-      pending = stalled ? Buffer.alloc(0) : pending.subarray(end);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    state,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+import { startStatementProxy, type StatementProxy } from './support/statement-proxy.ts';
 
 async function until(what: string, probe: () => boolean | Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
@@ -80,13 +20,13 @@ async function until(what: string, probe: () => boolean | Promise<boolean>, time
 
 describe('the stream-owner lock', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  let proxy: Awaited<ReturnType<typeof startStallProxy>>;
+  let proxy: StatementProxy;
   let sql: postgres.Sql;
 
   beforeAll(async () => {
     database = await createTestDatabase();
     const url = new URL(database.appUrl);
-    proxy = await startStallProxy({ host: url.hostname, port: Number(url.port) });
+    proxy = await startStatementProxy({ host: url.hostname, port: Number(url.port) });
     sql = postgres(database.url, { max: 2, onnotice: () => {} });
   });
 
@@ -111,13 +51,15 @@ describe('the stream-owner lock', () => {
       log,
       lockDeadlineMs: 1_000,
     });
+    const lockQuery = /pg_try_advisory_lock/;
+    proxy.hold(lockQuery);
     try {
       owner.start();
       // The first lock query is held, then the one on the connection that replaces it.
-      await until('two lock queries held by the proxy', () => proxy.state.held >= 2, 60_000);
+      await until('two lock queries held by the proxy', () => proxy.held() >= 2, 60_000);
       expect(owner.current()).toBeNull();
 
-      proxy.state.stalling = false;
+      proxy.hold(undefined);
       await until('the lock taken', () => owner.current() !== null, 60_000);
       const id = owner.current();
       const holders = await sql<{ application_name: string }[]>`
@@ -129,9 +71,9 @@ describe('the stream-owner lock', () => {
         'the stream-owner lock query got no answer in time; trying on a new connection',
       );
       // The connections given up on are closed: only the one holding the lock stays open.
-      await until('one connection left through the proxy', () => proxy.state.open === 1, 30_000);
+      await until('one connection left through the proxy', () => proxy.connections() === 1, 30_000);
       console.log(
-        `lock queries held: ${proxy.state.held}; the lock taken by ${id} on a new connection; ` +
+        `lock queries held: ${proxy.held()}; the lock taken by ${id} on a new connection; ` +
           `warnings: ${warnings.length}`,
       );
     } finally {
