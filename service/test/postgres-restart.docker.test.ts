@@ -10,9 +10,13 @@
 // What the patch does not fix: postgres.js's single-connection client sometimes stops after a
 // restart (a transaction left waiting on the client, its answer unread on the socket), before
 // and after the patch alike; so this test asks the pool, not that client, to serve again
-// between restarts, and ends the clients rather than waiting for their last queries.
+// between restarts, and ends the clients rather than waiting for their last queries. The
+// service's stream owner, which holds its lock on such a client, gives a stalled connection up
+// (stream-owner.test.ts): here it must hold its lock again after every restart.
+import pino from 'pino';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createStreamOwner, STREAM_LOCK_CLASS } from '../src/chat/stream-owner.ts';
 import { docker, freePort, startPostgres, type StartedContainer } from '@chatbot/test-kit/docker';
 
 const RESTARTS = 6;
@@ -39,6 +43,23 @@ describe('the Postgres driver across restarts', () => {
       connect_timeout: 2,
       onnotice: () => {},
     });
+    const ownerWarnings: string[] = [];
+    const owner = createStreamOwner({
+      databaseUrl: pg.url,
+      database: { client: pool },
+      log: pino({ level: 'warn' }, { write: (line: string) => void ownerWarnings.push(line) }),
+      lockDeadlineMs: 5_000,
+    });
+    owner.start();
+    /** Whether the owner holds its lock, as Postgres sees it. */
+    const ownerLocked = async () => {
+      const id = owner.current();
+      if (id === null) return false;
+      const rows = await pool`
+        select 1 from pg_locks where locktype = 'advisory' and granted
+          and classid::bigint = ${STREAM_LOCK_CLASS} and objid::bigint = ${id}`;
+      return rows.length === 1;
+    };
     const served = { pool: 0, single: 0 };
     let failed = 0;
     let stop = false;
@@ -69,6 +90,10 @@ describe('the Postgres driver across restarts', () => {
           timeout: RECOVERY_MS,
           interval: 20,
         });
+        await vi.waitFor(async () => expect(await ownerLocked()).toBe(true), {
+          timeout: RECOVERY_MS,
+          interval: 100,
+        });
         await docker(['restart', '-t', '1', pg.name]);
       }
       const before = { ...served };
@@ -76,13 +101,20 @@ describe('the Postgres driver across restarts', () => {
         timeout: RECOVERY_MS,
         interval: 20,
       });
+      await vi.waitFor(async () => expect(await ownerLocked()).toBe(true), {
+        timeout: RECOVERY_MS,
+        interval: 100,
+      });
+      const stalls = ownerWarnings.filter((line) => line.includes('got no answer in time')).length;
       process.stdout.write(
         `${RESTARTS} restarts: ${served.pool + served.single} transactions served, ${failed} failed ` +
-          `(while Postgres was down); ${uncaught.length} thrown outside a query\n`,
+          `(while Postgres was down); ${uncaught.length} thrown outside a query; the stream ` +
+          `owner held its lock after each, ${stalls} time(s) on a new connection after a stall\n`,
       );
       expect(uncaught).toEqual([]);
     } finally {
       stop = true;
+      await owner.close();
       // Ending the clients fails what they still run; a loop of the single client may be stuck
       // (above), so the wait for the loops is bounded.
       await Promise.all([pool.end({ timeout: 1 }), single.end({ timeout: 1 })]);
