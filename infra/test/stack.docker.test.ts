@@ -1,6 +1,7 @@
 // The dev stack carried out on the local Docker engine (issue 7): the real program, with the
 // dev stack's config, under Pulumi's mock runtime whose resources are created for real
-// (test/e2e/). Through nginx over HTTPS: health, the web, tenants, a streamed chat turn; an
+// (test/e2e/). Through nginx over HTTPS: health, the web, tenants, a streamed chat turn, a
+// document uploaded, ingested by an app container's worker and cited by a chat turn; an
 // app container replacement that keeps the data; a blue/green deploy and a rollback under
 // load without a failed request; a failing migration that leaves the running color serving.
 import { run } from '@chatbot/test-kit/process';
@@ -219,6 +220,74 @@ describe('the dev stack on a real Docker engine', () => {
     expect(deltas.length).toBe(21);
     console.log(`[e2e] stream: first delta after ${deltas[0]!.at} ms, done after ${done!.at} ms`);
   }, 60_000);
+
+  it('a tenant admin uploads a document to a knowledge base; once ready, a chat turn cites it', async () => {
+    const app = `${stack.namePrefix}-app-blue-1`;
+    const admin = {
+      token: await tokenFrom(app, ['--sub', 'admin', '--tenant', tenantId, '--role', 'tenant_admin']),
+    };
+    const base = await client.json<{ id: string }>('POST', '/v1/knowledge-bases', 201, {
+      ...admin,
+      body: { name: 'Handbook' },
+    });
+    // Through nginx to the uploads volume; ingested by a worker of an app container, embedded
+    // by the stub's /v1/embeddings.
+    const form = new FormData();
+    const text = '# Warranty\n\nThe zebra-42 kettle carries a warranty of seven years.\n';
+    form.append('file', new Blob([text], { type: 'text/markdown' }), 'handbook.md');
+    const document = await client.json<{ id: string; status: string }>(
+      'POST',
+      `/v1/knowledge-bases/${base.id}/documents`,
+      202,
+      { ...admin, form },
+    );
+    expect(document.status).toBe('queued');
+    await vi.waitFor(
+      async () => {
+        const now = await client.json<{ status: string; error: string | null }>(
+          'GET',
+          `/v1/knowledge-bases/${base.id}/documents/${document.id}`,
+          200,
+          admin,
+        );
+        expect(now.error).toBeNull();
+        expect(now.status).toBe('ready');
+      },
+      { timeout: 120_000, interval: 500 },
+    );
+    await client.json('PATCH', `/v1/tenants/${tenantId}`, 200, {
+      ...admin,
+      body: { settings: { knowledgeBases: [base.id] } },
+    });
+
+    const session = await client.json<{ id: string }>('POST', '/v1/sessions', 201, { ...user, body: {} });
+    const res = await client.stream(`/v1/sessions/${session.id}/messages`, user.token, {
+      content: 'How long is the zebra-42 warranty?',
+    });
+    expect(res.status).toBe(200);
+    const names = res.events.map((e) => e.event);
+    expect(names.indexOf('sources')).toBeGreaterThan(-1);
+    expect(names.indexOf('sources')).toBeLessThan(names.indexOf('delta'));
+    const { sources } = JSON.parse(res.events.find((e) => e.event === 'sources')!.data) as {
+      sources: { documentId: string; documentName: string; content: string }[];
+    };
+    expect(sources[0]).toMatchObject({ documentId: document.id, documentName: 'handbook.md' });
+    expect(sources[0]!.content).toContain('seven years');
+    // The stored reply keeps its citations.
+    const stored = await client.json<{ items: { role: string; sources?: { documentId: string }[] }[] }>(
+      'GET',
+      `/v1/sessions/${session.id}/messages`,
+      200,
+      user,
+    );
+    const reply = stored.items.find((m) => m.role === 'assistant');
+    expect(reply?.sources?.map((s) => s.documentId)).toContain(document.id);
+    // Later tests' turns go without retrieval, as before.
+    await client.json('PATCH', `/v1/tenants/${tenantId}`, 200, {
+      ...admin,
+      body: { settings: { knowledgeBases: null } },
+    });
+  }, 180_000);
 
   it('keeps the data when the app containers are replaced (a new app setting)', async () => {
     const before = { blue: stack.idOf('app-blue-1'), green: stack.idOf('app-green-1') };

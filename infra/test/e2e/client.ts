@@ -42,10 +42,26 @@ export class StackClient {
   request(
     method: string,
     path: string,
-    opts: { token?: string; body?: unknown; timeoutMs?: number } = {},
+    opts: { token?: string; body?: unknown; form?: FormData; timeoutMs?: number } = {},
+  ): Promise<Response> {
+    if (opts.form !== undefined) {
+      // multipart/form-data as fetch encodes it (its boundary in the content type).
+      const encoded = new globalThis.Response(opts.form);
+      const type = encoded.headers.get('content-type')!;
+      return encoded.arrayBuffer().then((bytes) => this.send(method, path, opts, Buffer.from(bytes), type));
+    }
+    const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
+    return this.send(method, path, opts, payload, 'application/json');
+  }
+
+  private send(
+    method: string,
+    path: string,
+    opts: { token?: string; timeoutMs?: number },
+    payload: Buffer | undefined,
+    contentType: string,
   ): Promise<Response> {
     return new Promise((resolve, reject) => {
-      const payload = opts.body === undefined ? undefined : Buffer.from(JSON.stringify(opts.body));
       const req = httpsRequest(
         {
           host: this.host,
@@ -59,7 +75,7 @@ export class StackClient {
             accept: 'application/json',
             ...(opts.token !== undefined ? { authorization: `Bearer ${opts.token}` } : {}),
             ...(payload !== undefined
-              ? { 'content-type': 'application/json', 'content-length': payload.length }
+              ? { 'content-type': contentType, 'content-length': payload.length }
               : {}),
           },
           timeout: opts.timeoutMs ?? 30_000,
@@ -81,7 +97,7 @@ export class StackClient {
     method: string,
     path: string,
     expected: number,
-    opts: { token?: string; body?: unknown } = {},
+    opts: { token?: string; body?: unknown; form?: FormData } = {},
   ): Promise<T> {
     const res = await this.request(method, path, opts);
     if (res.status !== expected) {
