@@ -25,6 +25,20 @@ function camelCase(name: string): string {
   return name.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
 
+/**
+ * The configuration of a command (`serve`, `worker`): undefined, after printing what is
+ * wrong to stderr, when it is invalid.
+ */
+export function loadCommandConfig(): Config | undefined {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    return undefined;
+  }
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const files = withSecretFiles(env);
   const { values, problems: found } = readConfig(ENV, (name) => files.env[name]);

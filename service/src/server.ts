@@ -1,19 +1,11 @@
 // The only file that listens: configuration, logger, graceful shutdown on SIGTERM/SIGINT.
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from './app.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { loadCommandConfig } from './config.ts';
 
 export async function serve(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
+  const config = loadCommandConfig();
+  if (config === undefined) process.exit(1);
 
   const app = await buildApp(config);
 

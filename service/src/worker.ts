@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { pino, type LoggerOptions } from 'pino';
 import { loggerOptions } from './app.ts';
 import { createLlm } from './chat/llm.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { loadCommandConfig } from './config.ts';
 import { createDatabase } from './db/client.ts';
 import { createKnowledge } from './knowledge/service.ts';
 import { Fernet } from './lib/fernet.ts';
@@ -16,16 +16,8 @@ import { createRedis, knowledgeSettingsOf } from './plugins/services.ts';
 import { createTenantsRepository } from './repositories/tenants.ts';
 
 export async function workerCommand(): Promise<number> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      return 1;
-    }
-    throw error;
-  }
+  const config = loadCommandConfig();
+  if (config === undefined) return 1;
   const log = pino(loggerOptions(config) as LoggerOptions) as unknown as FastifyBaseLogger;
   const database = createDatabase({
     url: config.databaseUrl,
