@@ -2,8 +2,9 @@ import react from '@vitejs/plugin-react';
 import { defineConfig } from 'vitest/config';
 
 // Two projects: the component and unit tests in jsdom, and the browser end-to-end test
-// (test/*.browser.test.ts) in Node, where it starts Postgres and Redis (the service's test
+// (test/*.browser.test.ts) in Node, where it starts Postgres and Redis (the test kit's global
 // setup: TEST_DATABASE_URL / TEST_REDIS_URL or containers), the service and headless Chromium.
+// Timeouts are deadlines for a hang, not measures: a loaded CI machine renders slowly.
 export default defineConfig({
   plugins: [react()],
   test: {
@@ -18,6 +19,7 @@ export default defineConfig({
           include: ['test/**/*.test.{ts,tsx}'],
           exclude: ['test/**/*.browser.test.ts'],
           setupFiles: ['test/support/setup.ts'],
+          testTimeout: 60_000,
         },
       },
       {
