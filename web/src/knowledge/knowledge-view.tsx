@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { isAbortError, type ApiClient } from '@chatbot/api-client';
 import { describeError } from '../api/errors.ts';
+import { ConfirmButton } from '../confirm-button.tsx';
 import type { Chunk, KbDocument, KnowledgeBase, Source, Tenant } from '@chatbot/api-types';
 import { formatNumber, formatWhen } from '../format.ts';
 import type { Place } from '../navigation.ts';
@@ -166,7 +167,6 @@ function DocumentRows(props: {
   onOpen: (doc: KbDocument) => void;
 }) {
   const { api, base, documents, onChanged, onOpen } = props;
-  const [confirming, setConfirming] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   async function act(work: () => Promise<unknown>) {
@@ -231,26 +231,11 @@ function DocumentRows(props: {
                       Retry
                     </button>
                   )}
-                  {confirming === doc.id ? (
-                    <button
-                      type="button"
-                      className="danger"
-                      onClick={() => {
-                        setConfirming(null);
-                        void act(() => api.deleteDocument(base.id, doc.id));
-                      }}
-                    >
-                      Confirm delete
-                    </button>
-                  ) : (
-                    <button
-                      type="button"
-                      onClick={() => setConfirming(doc.id)}
-                      aria-label={`Delete ${doc.name}`}
-                    >
-                      Delete
-                    </button>
-                  )}
+                  <ConfirmButton
+                    label="Delete"
+                    buttonProps={{ 'aria-label': `Delete ${doc.name}` }}
+                    onConfirm={() => void act(() => api.deleteDocument(base.id, doc.id))}
+                  />
                 </td>
               </tr>
             ))}

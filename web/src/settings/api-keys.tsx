@@ -2,6 +2,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import type { ApiClient } from '@chatbot/api-client';
 import { describeError } from '../api/errors.ts';
+import { ConfirmButton } from '../confirm-button.tsx';
 import type { ApiKey, CreatedApiKey } from '@chatbot/api-types';
 import { formatWhen } from '../format.ts';
 
@@ -54,7 +55,6 @@ export function ApiKeysPanel({ api, tenantId }: { api: ApiClient; tenantId: stri
   const [name, setName] = useState('');
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<CreatedApiKey | null>(null);
-  const [confirming, setConfirming] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [status, setStatus] = useState('');
 
@@ -97,7 +97,6 @@ export function ApiKeysPanel({ api, tenantId }: { api: ApiClient; tenantId: stri
   }
 
   async function revoke(key: ApiKey) {
-    setConfirming(null);
     setError(null);
     try {
       await api.revokeApiKey(tenantId, key.id);
@@ -180,24 +179,11 @@ export function ApiKeysPanel({ api, tenantId }: { api: ApiClient; tenantId: stri
                   <td>{formatWhen(key.createdAt)}</td>
                   <td>{key.lastUsedAt ? formatWhen(key.lastUsedAt) : 'Never'}</td>
                   <td className="actions">
-                    {confirming === key.id ? (
-                      <>
-                        <button type="button" className="danger" onClick={() => revoke(key)}>
-                          Confirm revoke
-                        </button>
-                        <button type="button" onClick={() => setConfirming(null)}>
-                          Cancel
-                        </button>
-                      </>
-                    ) : (
-                      <button
-                        type="button"
-                        aria-describedby={`api-key-${key.id}`}
-                        onClick={() => setConfirming(key.id)}
-                      >
-                        Revoke
-                      </button>
-                    )}
+                    <ConfirmButton
+                      label="Revoke"
+                      buttonProps={{ 'aria-describedby': `api-key-${key.id}` }}
+                      onConfirm={() => void revoke(key)}
+                    />
                   </td>
                 </tr>
               ))}
