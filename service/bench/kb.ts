@@ -15,6 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import postgres from 'postgres';
+import { MIN_EF_SEARCH } from '../src/knowledge/repository.ts';
 import { upload } from '../test/support/documents.ts';
 import { percentile } from './paced.ts';
 import { envNumber, startBenchWorld } from './support.ts';
@@ -246,8 +247,8 @@ async function main(): Promise<void> {
       param: (t: (typeof targets)[number]) => string;
     }[] = [
       {
-        name: 'partition per knowledge base (this design), ef_search 40',
-        settings: { 'hnsw.iterative_scan': 'relaxed_order', 'hnsw.ef_search': '40' },
+        name: `partition per knowledge base (this design), ef_search ${MIN_EF_SEARCH}`,
+        settings: { 'hnsw.iterative_scan': 'relaxed_order', 'hnsw.ef_search': String(MIN_EF_SEARCH) },
         text: `select id from kb_chunks where index_id = $1
                 order by embedding::${cast} <=> $2::${cast} limit ${K}`,
         param: (t: (typeof targets)[number]) => t.indexId,
@@ -255,13 +256,13 @@ async function main(): Promise<void> {
       {
         name: 'shared table, tenant filtered after the scan (pgvector < 0.8)',
         // The HNSW scan forced, as the planner picks it at scale (no other index on the table).
-        settings: { 'hnsw.iterative_scan': 'off', 'hnsw.ef_search': '40', enable_seqscan: 'off' },
+        settings: { 'hnsw.iterative_scan': 'off', 'hnsw.ef_search': String(MIN_EF_SEARCH), enable_seqscan: 'off' },
         text: `select id from bench_shared where tenant_id = $1 order by embedding <=> $2::${cast} limit ${K}`,
         param: (t: (typeof targets)[number]) => t.tenantId,
       },
       {
         name: 'shared table, iterative scan (pgvector 0.8, relaxed_order)',
-        settings: { 'hnsw.iterative_scan': 'relaxed_order', 'hnsw.ef_search': '40', enable_seqscan: 'off' },
+        settings: { 'hnsw.iterative_scan': 'relaxed_order', 'hnsw.ef_search': String(MIN_EF_SEARCH), enable_seqscan: 'off' },
         text: `select id from (select id, embedding <=> $2::${cast} as d from bench_shared where tenant_id = $1
                 order by embedding <=> $2::${cast} limit ${K}) r order by d`,
         param: (t: (typeof targets)[number]) => t.tenantId,

@@ -147,6 +147,13 @@ describe('knowledge bases', () => {
       (sql) => sql`select active_index_id as id from knowledge_bases where id = ${base.id}`,
     );
     await vi.waitFor(async () => expect(await partitionExists(version!.id, '_hnsw')).toBe(true), WAIT);
+    // A small graph (migration 0011): inserts into an indexed version cost about half.
+    const [graph] = await owner<{ options: string[] }>(
+      (sql) =>
+        sql`select reloptions as options from pg_class
+             where relname = ${`kb_chunks_${version!.id.replace(/-/g, '')}_hnsw`}`,
+    );
+    expect(graph!.options).toEqual(['m=8', 'ef_construction=64']);
 
     // Chunks follow the headings.
     const chunks = await service.request('GET', `/v1/knowledge-bases/${base.id}/documents/${doc.id}/chunks`, {

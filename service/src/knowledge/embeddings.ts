@@ -94,17 +94,41 @@ export function createEmbedder(options: EmbedderOptions) {
   }
 
   /**
-   * Every input's vector, `batchSize` inputs per request, one request at a time; `onBatch`
-   * gets each batch's vectors as it arrives (with the index of its first input).
+   * Every input's vector, `batchSize` inputs per request; `onBatch` gets each batch's vectors
+   * in order (with the index of its first input). The next batch's request is sent while
+   * `onBatch` handles the current one (ingestion inserts it), so a document takes about the
+   * longer of the two instead of their sum; at most two requests per call are in flight. When
+   * a request or `onBatch` fails, the request running ahead is cancelled.
    */
   async function embed(
     request: EmbedRequest,
     onBatch?: (vectors: number[][], offset: number) => Promise<void>,
   ): Promise<void> {
-    for (let offset = 0; offset < request.inputs.length; offset += options.batchSize) {
-      const inputs = request.inputs.slice(offset, offset + options.batchSize);
-      const vectors = await embedBatch({ ...request, inputs });
-      await onBatch?.(vectors, offset);
+    const { batchSize } = options;
+    const count = request.inputs.length;
+    if (count === 0) return;
+    const ahead = new AbortController();
+    const signal =
+      request.signal === undefined ? ahead.signal : AbortSignal.any([request.signal, ahead.signal]);
+    const send = (offset: number) => {
+      const vectors = embedBatch({
+        ...request,
+        signal,
+        inputs: request.inputs.slice(offset, offset + batchSize),
+      });
+      // Awaited in turn, or cancelled after an earlier failure (its rejection is expected then).
+      vectors.catch(() => {});
+      return vectors;
+    };
+    let next = send(0);
+    try {
+      for (let offset = 0; offset < count; offset += batchSize) {
+        const vectors = await next;
+        if (offset + batchSize < count) next = send(offset + batchSize);
+        await onBatch?.(vectors, offset);
+      }
+    } finally {
+      ahead.abort();
     }
   }
 
