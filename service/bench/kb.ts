@@ -256,13 +256,21 @@ async function main(): Promise<void> {
       {
         name: 'shared table, tenant filtered after the scan (pgvector < 0.8)',
         // The HNSW scan forced, as the planner picks it at scale (no other index on the table).
-        settings: { 'hnsw.iterative_scan': 'off', 'hnsw.ef_search': String(MIN_EF_SEARCH), enable_seqscan: 'off' },
+        settings: {
+          'hnsw.iterative_scan': 'off',
+          'hnsw.ef_search': String(MIN_EF_SEARCH),
+          enable_seqscan: 'off',
+        },
         text: `select id from bench_shared where tenant_id = $1 order by embedding <=> $2::${cast} limit ${K}`,
         param: (t: (typeof targets)[number]) => t.tenantId,
       },
       {
         name: 'shared table, iterative scan (pgvector 0.8, relaxed_order)',
-        settings: { 'hnsw.iterative_scan': 'relaxed_order', 'hnsw.ef_search': String(MIN_EF_SEARCH), enable_seqscan: 'off' },
+        settings: {
+          'hnsw.iterative_scan': 'relaxed_order',
+          'hnsw.ef_search': String(MIN_EF_SEARCH),
+          enable_seqscan: 'off',
+        },
         text: `select id from (select id, embedding <=> $2::${cast} as d from bench_shared where tenant_id = $1
                 order by embedding <=> $2::${cast} limit ${K}) r order by d`,
         param: (t: (typeof targets)[number]) => t.tenantId,
