@@ -92,4 +92,23 @@ describe('the app does not log in as a superuser', () => {
     expect(fns.length).toBeGreaterThanOrEqual(9);
     for (const { fn, path } of fns) expect(path, fn).toMatch(/^search_path=.*\bpg_temp$/);
   });
+
+  it('reads the tenant once per statement in every tenant policy (a sub-select), not once per row', async () => {
+    const policies = await owner`select tablename, qual, with_check from pg_policies
+        where schemaname = 'public' and 'chatbot_app' = any (roles)`;
+    expect(policies.map((p) => p.tablename).sort()).toEqual([...TENANT_TABLES].sort());
+    for (const { tablename, qual, with_check } of policies) {
+      for (const expression of [qual, with_check]) {
+        expect(expression, tablename).toMatch(
+          /= \(\s*SELECT \(NULLIF\(current_setting\('app\.tenant_id'::text, true\), ''::text\)\)::uuid AS /,
+        );
+      }
+    }
+    // And the planner makes it an InitPlan: one evaluation for a scan of many rows.
+    const plan = await app.begin(async (tx) => {
+      await tx`select set_config('role', 'chatbot_app', true), set_config('app.tenant_id', ${'00000000-0000-0000-0000-000000000000'}, true)`;
+      return tx`explain (costs off) select count(*) from messages`;
+    });
+    expect(plan.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/InitPlan/);
+  });
 });

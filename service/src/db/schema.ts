@@ -26,7 +26,9 @@ import {
 /** NOLOGIN role without ownership; created by the first migration. */
 export const appRole = pgRole('chatbot_app').existing();
 
-const currentTenant = sql`nullif(current_setting('app.tenant_id', true), '')::uuid`;
+// A sub-select: evaluated once per statement (an InitPlan) rather than once per row, which a
+// scan of many rows (a knowledge-base version searched exactly) pays for (migration 0012).
+const currentTenant = sql`(select nullif(current_setting('app.tenant_id', true), '')::uuid)`;
 const platformScope = sql`current_setting('app.scope', true) = 'platform'`;
 
 const tenantIsolation = (table: string) =>
