@@ -1,5 +1,6 @@
 // Row-level security: as the application role, a query that forgets its tenant filter
 // still sees only the current tenant's rows, and cannot write into another tenant.
+import { sql as dsql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../src/db/client.ts';
@@ -50,6 +51,36 @@ describe('row-level security', () => {
       );
       expect(owners.length, table).toBeGreaterThan(0);
       expect(new Set(owners.map((r) => r.owner)), table).toEqual(new Set([a.id]));
+    }
+  });
+
+  it("scopes the service's one-statement reads (queryAsTenant) to the tenant, prepared, with their settings", async () => {
+    const database = createDatabase({ url: svc.env.DATABASE_URL!, maxConnections: 1 });
+    try {
+      for (const tenant of [a, b, a]) {
+        // The same statement each time: prepared on the first call, reused after.
+        const rows = await database.queryAsTenant<{ owner: string; role: string; ef: string }>(
+          tenant.id,
+          dsql`select s.tenant_id as owner, current_user as role, current_setting('hnsw.ef_search') as ef
+                 from sessions s where s.title is not null or s.title is null`,
+          { 'hnsw.ef_search': '77' },
+        );
+        expect(rows.length).toBeGreaterThan(0);
+        expect(new Set(rows.map((r) => r.owner))).toEqual(new Set([tenant.id]));
+        expect(rows[0]).toMatchObject({ role: 'chatbot_app', ef: '77' });
+      }
+      // A failing settings statement fails the call (and the statement after it).
+      await expect(
+        database.queryAsTenant(a.id, dsql`select 1`, { 'no such setting': 'x' }),
+      ).rejects.toThrow();
+      // Nothing of the transaction is left on the connection.
+      const [after] = await database.client`select current_user as role,
+          current_setting('app.tenant_id', true) as tenant, current_setting('hnsw.ef_search') as ef`;
+      expect(after!.role).not.toBe('chatbot_app');
+      expect(after!.ef).not.toBe('77');
+      expect(after!.tenant ?? '').toBe('');
+    } finally {
+      await database.close();
     }
   });
 

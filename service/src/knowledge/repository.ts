@@ -904,46 +904,45 @@ export function createKnowledgeRepository(deps: { database: Database }) {
       'hnsw.ef_search': String(Math.min(1000, Math.max(MIN_EF_SEARCH, input.candidates))),
       'hnsw.iterative_scan': 'relaxed_order',
     };
-    return database.withTenant(
+    // One prepared statement (database.queryAsTenant): a search is on a chat turn's path.
+    const rows = await database.queryAsTenant<{
+      score: number;
+      id: string;
+      knowledge_base_id: string;
+      document_id: string;
+      document_name: string;
+      chunk_index: number;
+      heading: string | null;
+      content: string;
+    }>(
       input.tenantId,
-      async (tx) => {
-        const rows = await tx.execute<{
-          score: number;
-          id: string;
-          knowledge_base_id: string;
-          document_id: string;
-          document_name: string;
-          chunk_index: number;
-          heading: string | null;
-          content: string;
-        }>(sql`with ranked as (${sql.join(
-          lists.map((l) => sql`(${l})`),
-          sql` union all `,
-        )}),
-              fused as (
-                select index_id, id, sum(1.0 / (${RRF_K} + r))::float8 as score from ranked
-                 group by index_id, id order by score desc, id limit ${input.k}
-              )
-              select f.score, c.id, c.knowledge_base_id, c.document_id, d.name as document_name,
-                     c.chunk_index, c.heading, c.content
-                from fused f
-                join kb_chunks c on c.index_id = f.index_id and c.id = f.id
-                join kb_documents d on d.id = c.document_id
-               where c.index_id in (${indexIds})
-               order by f.score desc, c.id`);
-        return rows.map((r) => ({
-          knowledgeBaseId: r.knowledge_base_id,
-          documentId: r.document_id,
-          documentName: r.document_name,
-          chunkId: r.id,
-          chunkIndex: r.chunk_index,
-          heading: r.heading,
-          content: r.content,
-          score: Number(r.score),
-        }));
-      },
+      sql`with ranked as (${sql.join(
+        lists.map((l) => sql`(${l})`),
+        sql` union all `,
+      )}),
+            fused as (
+              select index_id, id, sum(1.0 / (${RRF_K} + r))::float8 as score from ranked
+               group by index_id, id order by score desc, id limit ${input.k}
+            )
+            select f.score, c.id, c.knowledge_base_id, c.document_id, d.name as document_name,
+                   c.chunk_index, c.heading, c.content
+              from fused f
+              join kb_chunks c on c.index_id = f.index_id and c.id = f.id
+              join kb_documents d on d.id = c.document_id
+             where c.index_id in (${indexIds})
+             order by f.score desc, c.id`,
       settings,
     );
+    return rows.map((r) => ({
+      knowledgeBaseId: r.knowledge_base_id,
+      documentId: r.document_id,
+      documentName: r.document_name,
+      chunkId: r.id,
+      chunkIndex: r.chunk_index,
+      heading: r.heading,
+      content: r.content,
+      score: Number(r.score),
+    }));
   }
 
   // --- the workers' sweep -------------------------------------------------------------
