@@ -467,6 +467,48 @@ describe('deleting', () => {
   });
 });
 
+describe('a document being ingested', () => {
+  it('is not found by searches until all of it is in, though its first batch is stored', async () => {
+    const tenant = await service.createTenant();
+    const base = await createBase(tenant);
+    const ready = await uploadReady(tenant, base.id, {
+      name: 'ferry.md',
+      type: 'text/markdown',
+      content: '# Ferry\n\nThe red ferry crosses the bay every Monday morning.',
+    });
+    // About 90 chunks: two embedding requests (EMBEDDING_BATCH_SIZE 64); the second waits.
+    const parts = Array.from(
+      { length: 90 },
+      (_, i) => `## Crate ${i}\n\nThe red ferry carries crate number ${i} across the bay on Monday.`,
+    );
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    service.stub.enqueueEmbeddings(
+      { kind: 'embed', model: 'test/embed' },
+      { kind: 'embed', model: 'test/embed', hold: gate },
+    );
+    const before = service.stub.embeddingRequests.length;
+    const big = await uploadTo(tenant, base.id, {
+      name: 'crates.md',
+      type: 'text/markdown',
+      content: `# Crates\n\n${parts.join('\n\n')}`,
+    });
+    try {
+      // Its first batch is stored and the second requested (held): half in, still processing.
+      await vi.waitFor(async () => expect(await chunkRows(base.id, big.body.id)).toBeGreaterThan(0), WAIT);
+      await vi.waitFor(() => expect(service.stub.embeddingRequests.length).toBe(before + 2), WAIT);
+      expect((await documentOf(tenant, base.id, big.body.id)).status).toBe('processing');
+      const meanwhile = await search(tenant, base.id, 'red ferry crate number 7 Monday', 10);
+      expect(meanwhile.map((s) => s.documentId)).toEqual([ready.id]);
+    } finally {
+      release();
+    }
+    await settled(tenant, base.id, big.body.id, 'ready');
+    const after = await search(tenant, base.id, 'red ferry crate number 7 Monday', 10);
+    expect(after.map((s) => s.documentId)).toContain(big.body.id);
+  });
+});
+
 describe('failures', () => {
   it('retries a failing embedding call with backoff, then leaves the document failed with the reason; retry queues it again', async () => {
     const tenant = await service.createTenant();

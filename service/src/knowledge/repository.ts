@@ -874,7 +874,10 @@ export function createKnowledgeRepository(deps: { database: Database }) {
     // Chunks of documents that are not ready (usually none, and then no filter at all); a
     // document that turned ready since the targets were read stays skipped for this search.
     const hidden = targets.flatMap((t) => t.hidden);
-    const visible = hidden.length === 0 ? sql`` : sql`and c.document_id not in (${uuidList(hidden)})`;
+    // One array parameter however many they are: the statement's text (prepared per
+    // connection) varies only with the number of versions searched.
+    const hiddenArray = sql`${`{${hidden.join(',')}}`}::uuid[]`;
+    const visible = hidden.length === 0 ? sql`` : sql`and c.document_id <> all (${hiddenArray})`;
     const lists: SQL[] = [];
     for (const t of targets) {
       if (t.vector === undefined || t.dimensions === null || t.vector.length !== t.dimensions) continue;
@@ -890,7 +893,6 @@ export function createKnowledgeRepository(deps: { database: Database }) {
     // Full text through chatbot_kb_text_matches (migration 0009): under row-level security
     // the GIN index cannot serve `@@` (not a leakproof operator), so that function reads the
     // versions' partitions itself, for this tenant's versions only.
-    const hiddenArray = hidden.length === 0 ? sql`'{}'::uuid[]` : sql`array[${uuidList(hidden)}]`;
     lists.push(sql`select index_id, id, row_number() over (order by rank desc, id) as r
           from chatbot_kb_text_matches(${input.tenantId}::uuid, array[${indexIds}],
                  plainto_tsquery('english', ${input.query}),
