@@ -503,7 +503,7 @@ describe('a document being ingested', () => {
     } finally {
       release();
     }
-    await settled(tenant, base.id, big.body.id, 'ready');
+    expect((await settled(tenant, base.id, big.body.id, 'ready')).chunks).toBeGreaterThan(64);
     const after = await search(tenant, base.id, 'red ferry crate number 7 Monday', 10);
     expect(after.map((s) => s.documentId)).toContain(big.body.id);
   });
