@@ -15,9 +15,10 @@ import * as schema from './schema.ts';
 export const APP_ROLE = 'chatbot_app';
 
 export type Db = ReturnType<typeof drizzle<typeof schema>>;
-
-const dialect = new PgDialect();
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** Turns drizzle's `sql` into text and parameters for postgres.js (queryAsTenant). */
+const dialect = new PgDialect();
 
 export interface DatabaseOptions {
   url: string;
