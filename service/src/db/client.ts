@@ -20,6 +20,12 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** Turns drizzle's `sql` into text and parameters for postgres.js (queryAsTenant). */
 const dialect = new PgDialect();
 
+/** The statement that makes a transaction the application role inside one tenant, with `settings`. */
+function tenantScope(tenantId: string, settings: Record<string, string>): SQL {
+  const more = Object.entries(settings).map(([name, value]) => sql`, set_config(${name}, ${value}, true)`);
+  return sql`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${tenantId}, true)${sql.join(more)}`;
+}
+
 export interface DatabaseOptions {
   url: string;
   maxConnections: number;
@@ -45,11 +51,8 @@ export function createDatabase(options: DatabaseOptions) {
     work: (tx: Tx) => Promise<T>,
     settings: Record<string, string> = {},
   ): Promise<T> {
-    const more = Object.entries(settings).map(([name, value]) => sql`, set_config(${name}, ${value}, true)`);
     return db.transaction(async (tx) => {
-      await tx.execute(
-        sql`select set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${tenantId}, true)${sql.join(more)}`,
-      );
+      await tx.execute(tenantScope(tenantId, settings));
       return work(tx);
     });
   }
@@ -66,17 +69,14 @@ export function createDatabase(options: DatabaseOptions) {
     query: SQL,
     settings: Record<string, string> = {},
   ): Promise<T[]> {
-    const { sql: text, params } = dialect.sqlToQuery(query);
-    const names = Object.keys(settings);
-    const setup =
-      `select set_config('role', $1, true), set_config('app.tenant_id', $2, true)` +
-      names.map((_, i) => `, set_config($${3 + 2 * i}, $${4 + 2 * i}, true)`).join('');
-    const setupParams = [APP_ROLE, tenantId, ...names.flatMap((name) => [name, settings[name]!])];
+    const setup = dialect.sqlToQuery(tenantScope(tenantId, settings));
+    const statement = dialect.sqlToQuery(query);
+    type Params = postgres.ParameterOrJSON<never>[];
     return client.begin(async (tx) => {
       // Sent together; the second fails too (the transaction is aborted) if the first does.
       const [, rows] = await Promise.all([
-        tx.unsafe(setup, setupParams, { prepare: true }),
-        tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }),
+        tx.unsafe(setup.sql, setup.params as Params, { prepare: true }),
+        tx.unsafe(statement.sql, statement.params as Params, { prepare: true }),
       ]);
       return rows as unknown as T[];
     }) as Promise<T[]>;
